@@ -1,0 +1,43 @@
+# Quick start: `make demo` runs the main job on built-in data; `make test` runs every test.
+# Both create .venv and install the project into it (Cython kernels included).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= demo_output
+
+.PHONY: demo test build test-tools shellcheck clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,parquet]'
+	touch $@
+
+# Rebuild kernels whose .pyx changed since the install (a no-op otherwise).
+build: $(VENV)/.installed
+	$(PY) setup.py --quiet build_ext --inplace
+
+# bats and shellcheck come from the system's package manager (Debian: apt-get).
+test-tools:
+	@command -v bats >/dev/null && command -v shellcheck >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq bats shellcheck >/dev/null; \
+	  else \
+	    echo "error: install bats and shellcheck (e.g. 'sudo apt-get install bats shellcheck')" >&2; exit 1; \
+	  fi; }
+
+shellcheck: test-tools
+	shellcheck scripts/*.sh tests/bats/*.bash
+
+test: build test-tools
+	$(PY) -m pytest -q
+	bats tests/bats
+	$(MAKE) --no-print-directory shellcheck
+
+demo: build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh "$(DEMO_DIR)"
+
+clean:
+	rm -rf build $(VENV) *.egg-info
+	find Data_manager Experiment_handler Recommenders -name '*.so' -delete -o -name '*.c' -delete

@@ -1,0 +1,31 @@
+"""``AlgorithmSpec``: how a search runs one named algorithm."""
+
+import math
+from dataclasses import dataclass, field
+
+from Experiment_handler.hyperparameter_space import HyperparameterSpace
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """One registry entry.
+
+    ``space`` holds the hyperparameter dimensions and the default configuration;
+    ``fit_args`` are passed to every ``fit`` besides the sampled hyperparameters;
+    ``max_points`` caps the number of distinct samples (``None``: no cap besides
+    the space's own size).
+    """
+
+    name: str
+    recommender_class: type
+    space: HyperparameterSpace = field(default_factory=lambda: HyperparameterSpace({}, {}))
+    fit_args: dict = field(default_factory=dict)
+    max_points: int | None = None
+
+    def sample_hyperparameters(self, n_samples: int, param_seed: int) -> list[tuple[str, dict]]:
+        """The search's configurations: the default first, then Sobol samples."""
+        return self.space.sample(n_samples, param_seed, self.max_points)
+
+    def max_samples(self) -> float:
+        """How many distinct configurations a search of this algorithm can run."""
+        return min(self.space.cardinality(), self.max_points or math.inf)

@@ -1,0 +1,94 @@
+"""The contract every recommender follows: ``fit`` / ``score`` / ``recommend``.
+
+Subclasses implement ``_fit(URM_train, **hyperparameters)`` and ``_score(user_ids)``,
+and override ``estimate_memory_bytes`` when their peak memory is more than a copy
+of the training matrix plus one block of scores. The public methods validate
+input, check the memory estimate against the budget, and time the fit, so that
+this lives in one place. Fitted attributes end in ``_``.
+"""
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from Recommenders.memory import check_memory_estimate
+from Recommenders.ranking import rank_top_k
+
+#: Users scored at once by callers that loop over all users (evaluator, recommend).
+SCORE_BLOCK_USERS = 1000
+
+
+def as_csr_float32(matrix) -> sp.csr_matrix:
+    """The matrix as canonical CSR float32 (sorted indices, no explicit duplicates)."""
+    if not sp.issparse(matrix):
+        raise TypeError(f"URM_train must be a scipy sparse matrix, got {type(matrix).__name__}")
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    csr.sum_duplicates()
+    csr.sort_indices()
+    return csr
+
+
+class BaseRecommender:
+    """Base class: subclasses define ``_fit`` and ``_score``."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    @classmethod
+    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
+        """Estimated peak bytes of fitting and scoring: by default the CSR training
+        matrix (twice, for one conversion) plus one float32 block of scores."""
+        csr_bytes = n_interactions * 8 + (n_users + 1) * 8
+        return 2 * csr_bytes + SCORE_BLOCK_USERS * n_items * 4
+
+    def fit(self, URM_train, **hyperparameters) -> "BaseRecommender":
+        """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``."""
+        URM = as_csr_float32(URM_train)
+        n_users, n_items = URM.shape
+        if n_users == 0 or n_items == 0:
+            raise ValueError(f"URM_train has an empty dimension: shape {URM.shape}")
+        estimate = self.estimate_memory_bytes(n_users, n_items, URM.nnz, **hyperparameters)
+        check_memory_estimate(type(self).__name__, estimate)
+        start = time.perf_counter()
+        self.URM_train_ = URM
+        self.n_users_, self.n_items_ = n_users, n_items
+        self._fit(URM, **hyperparameters)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _fit(self, URM_train: sp.csr_matrix, **hyperparameters) -> None:
+        raise NotImplementedError
+
+    def _score(self, user_ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(self, user_ids) -> np.ndarray:
+        """Scores of every item for each user: float32 array ``len(user_ids) x n_items``."""
+        if not hasattr(self, "URM_train_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        user_ids = np.asarray(user_ids, dtype=np.int64).ravel()
+        if user_ids.size and (user_ids.min() < 0 or user_ids.max() >= self.n_users_):
+            raise IndexError(f"user ids must lie in [0, {self.n_users_})")
+        scores = np.asarray(self._score(user_ids), dtype=np.float32)
+        if scores.shape != (user_ids.size, self.n_items_):
+            raise RuntimeError(
+                f"{type(self).__name__}._score returned shape {scores.shape}, "
+                f"expected {(user_ids.size, self.n_items_)}"
+            )
+        return scores
+
+    def recommend(self, user_ids, cutoff: int, exclude_seen: bool = True) -> np.ndarray:
+        """Top-``cutoff`` item ids per user, best first (ties: lower item id first).
+
+        Returns an int32 array ``len(user_ids) x min(cutoff, n_items)``; where
+        ``exclude_seen`` leaves fewer rankable items than columns, the row ends
+        with ``-1``.
+        """
+        user_ids = np.asarray(user_ids, dtype=np.int64).ravel()
+        ranked = []
+        for start in range(0, max(user_ids.size, 1), SCORE_BLOCK_USERS):
+            block = user_ids[start : start + SCORE_BLOCK_USERS]
+            exclude = self.URM_train_[block] if exclude_seen else None
+            ranked.append(rank_top_k(self.score(block), cutoff, exclude))
+        return np.vstack(ranked)

@@ -1,0 +1,40 @@
+"""Memory budget for fitting: ``RECZILLA_MEMORY_LIMIT`` (bytes, or a suffix K/M/G), default 80% of RAM."""
+
+import os
+
+_SUFFIXES = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+class MemoryEstimateExceeded(MemoryError):
+    """A model's estimated peak memory is above the budget, so it was not fitted."""
+
+
+def total_ram_bytes() -> int:
+    """Physical memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def memory_limit_bytes() -> int:
+    """The budget in bytes from ``RECZILLA_MEMORY_LIMIT`` (e.g. ``2G``), or 80% of RAM."""
+    value = os.environ.get("RECZILLA_MEMORY_LIMIT", "").strip().upper()
+    if not value:
+        return int(0.8 * total_ram_bytes())
+    multiplier = _SUFFIXES.get(value[-1], 1)
+    number = value[:-1] if value[-1] in _SUFFIXES else value
+    try:
+        limit = int(float(number) * multiplier)
+    except ValueError:
+        raise ValueError(f"RECZILLA_MEMORY_LIMIT must be bytes like 2G or 500M, got {value!r}") from None
+    if limit <= 0:
+        raise ValueError(f"RECZILLA_MEMORY_LIMIT must be positive, got {value!r}")
+    return limit
+
+
+def check_memory_estimate(name: str, estimated_bytes: int) -> None:
+    """Raise ``MemoryEstimateExceeded`` when ``estimated_bytes`` is above the budget."""
+    limit = memory_limit_bytes()
+    if estimated_bytes > limit:
+        raise MemoryEstimateExceeded(
+            f"{name} needs an estimated {estimated_bytes / 2**30:.2f} GiB, "
+            f"above the memory budget of {limit / 2**30:.2f} GiB (RECZILLA_MEMORY_LIMIT)"
+        )
