@@ -1,0 +1,130 @@
+"""The dataset registry: canonical name -> ``DatasetEntry``, and preparing datasets on disk.
+
+A name is canonical without the reference's ``Reader`` suffix (``Movielens100K``);
+``canonical_dataset_name`` accepts both spellings. Each entry knows how to produce
+its ``Dataset`` (generate it, or download and parse it); ``prepare_dataset`` keeps a
+valid copy in ``DATA_DIR/<name>/`` in the standard format.
+
+To add a family of datasets, write a function returning its ``DatasetEntry`` list
+and add it to ``_ENTRY_SOURCES``.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from Data_manager.dataset_format import Dataset, DatasetFormatError, load_dataset, save_dataset
+from Data_manager.synthetic import SYNTHETIC_CONFIGS, generate_synthetic
+
+READER_SUFFIX = "Reader"
+SIZE_CLASSES = ("small", "medium", "large")
+
+
+def size_class_of(n_interactions: int) -> str:
+    """``small`` below 100,000 interactions, ``medium`` below 10,000,000, else ``large``."""
+    if n_interactions < 100_000:
+        return "small"
+    return "medium" if n_interactions < 10_000_000 else "large"
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One dataset the project knows.
+
+    ``produce(data_dir)`` returns the ``Dataset`` (named ``name``); a reader may keep
+    raw downloads under ``data_dir`` but never writes ``data_dir/<name>/`` itself.
+    ``in_default_set``: part of the runs over "all datasets" (e.g. the default of
+    ``create_all_data_splits``).
+    """
+
+    name: str
+    family: str
+    size_class: str
+    produce: Callable[[Path], Dataset]
+    in_default_set: bool = True
+
+    def __post_init__(self):
+        if self.size_class not in SIZE_CLASSES:
+            raise ValueError(f"{self.name}: size_class must be one of {', '.join(SIZE_CLASSES)}")
+        if self.name.endswith(READER_SUFFIX):
+            raise ValueError(f"{self.name}: register the name without the {READER_SUFFIX!r} suffix")
+
+
+class UnknownDataset(KeyError):
+    """A dataset name the registry does not know."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+def _synthetic_entries() -> list[DatasetEntry]:
+    def producer(name):
+        return lambda data_dir: generate_synthetic(name)
+
+    return [
+        DatasetEntry(
+            name=name,
+            family="synthetic",
+            size_class=size_class_of(config.n_interactions),
+            produce=producer(name),
+            in_default_set=name != "SyntheticLarge",
+        )
+        for name, config in SYNTHETIC_CONFIGS.items()
+    ]
+
+
+_ENTRY_SOURCES = (_synthetic_entries,)
+
+
+def _gather(sources) -> dict[str, DatasetEntry]:
+    entries = {}
+    for source in sources:
+        for entry in source():
+            if entry.name in entries:
+                raise RuntimeError(f"dataset {entry.name} is registered twice")
+            entries[entry.name] = entry
+    return entries
+
+
+DATASETS: dict[str, DatasetEntry] = _gather(_ENTRY_SOURCES)
+
+
+def default_dataset_names() -> list[str]:
+    """Names of the entries with ``in_default_set``, in registry order."""
+    return [name for name, entry in DATASETS.items() if entry.in_default_set]
+
+
+def canonical_dataset_name(name: str) -> str:
+    """``name`` without a trailing ``Reader``; ``UnknownDataset`` (listing valid names) if unknown."""
+    if name in DATASETS:
+        return name
+    if name.endswith(READER_SUFFIX) and name[: -len(READER_SUFFIX)] in DATASETS:
+        return name[: -len(READER_SUFFIX)]
+    raise UnknownDataset(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+
+
+def _prepared(name: str, data_dir) -> tuple[Path, Dataset]:
+    name = canonical_dataset_name(name)
+    folder = Path(data_dir) / name
+    if folder.exists():
+        try:
+            dataset = load_dataset(folder)
+        except DatasetFormatError:
+            dataset = None
+        if dataset is not None and dataset.name == name:
+            return folder, dataset
+    produced = DATASETS[name].produce(Path(data_dir))
+    if produced.name != name:
+        raise DatasetFormatError(f"the producer of {name} returned a dataset named {produced.name!r}")
+    save_dataset(produced, data_dir)
+    return folder, load_dataset(folder)
+
+
+def prepare_dataset(name: str, data_dir) -> Path:
+    """``data_dir/<canonical name>``: kept when it loads as valid, else produced and saved atomically."""
+    return _prepared(name, data_dir)[0]
+
+
+def load_prepared_dataset(name: str, data_dir) -> Dataset:
+    """The dataset ``name`` as stored in ``data_dir`` (prepared first when needed)."""
+    return _prepared(name, data_dir)[1]
