@@ -1,0 +1,200 @@
+"""One experiment: a dataset split, an algorithm, and a random search of its hyperparameters.
+
+``run_search`` fits the default configuration and then the Sobol samples, each
+evaluated on validation and test, rewriting the result zip after every sample.
+A sample that raises records ``"ClassName: message"`` and the search goes on.
+Running again into the same result zip resumes: finished samples are kept.
+"""
+
+import datetime as dt
+import platform
+import random
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy
+
+from Data_manager.split_format import DataSplit
+from Data_manager.version import __version__
+from Experiment_handler.evaluator import DEFAULT_CUTOFFS, Evaluator
+from Experiment_handler.result_zip import SCHEMA_VERSION, ResultZipError, read_result_metadata, write_result_zip
+from Recommenders.registry import get_algorithm
+from Recommenders.threads import limited_threads
+
+#: search_params that must agree for a result zip to be resumed.
+RESUME_KEYS = ("dataset_name", "split_name", "alg_name", "alg_seed", "param_seed", "cutoff_list", "exclude_seen",
+               "split_checksum")
+
+
+class ResumeMismatch(ValueError):
+    """The result zip in result_dir belongs to a different experiment."""
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The command line's settings, resolved (canonical dataset name, absolute paths)."""
+
+    time_limit: int
+    dataset_name: str
+    split_name: str
+    alg_name: str
+    split_dir: str
+    alg_seed: int
+    param_seed: int
+    num_samples: int
+    result_dir: str
+    experiment_name: str
+    original_split_path: str
+    exclude_seen: bool
+    split_checksum: str
+
+    @property
+    def result_zip(self) -> Path:
+        return Path(self.result_dir) / "result.zip"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.result_dir) / "experiment.log"
+
+    def search_params(self) -> dict:
+        params = asdict(self)
+        del params["split_dir"], params["result_dir"]
+        params["time"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        params["cutoff_list"] = list(DEFAULT_CUTOFFS)
+        return params
+
+
+def environment_info() -> dict:
+    return {
+        "package_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "hostname": socket.gethostname(),
+    }
+
+
+def describe_exception(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class ExperimentLog:
+    """The run's log: appended to ``experiment.log`` line by line and copied into every zip."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, message: str) -> None:
+        stamp = dt.datetime.now().strftime("%H:%M:%S")
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {message}\n")
+
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8") if self.path.exists() else ""
+
+
+def initial_metadata(config: ExperimentConfig, dataset_features: dict) -> dict:
+    """The zip's content before any sample, or the resumed content when one matches ``config``."""
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "error",
+        "error": "the run has not finished",
+        "search_params": config.search_params(),
+        "environment": environment_info(),
+        "dataset_features": dataset_features,
+        "samples": [],
+    }
+    if config.result_zip.exists():
+        try:
+            previous = read_result_metadata(config.result_zip)
+        except ResultZipError as error:
+            raise ResumeMismatch(f"cannot resume from {config.result_zip}: {error}") from None
+        for key in RESUME_KEYS:
+            if previous["search_params"].get(key) != metadata["search_params"][key]:
+                raise ResumeMismatch(
+                    f"{config.result_zip} holds another experiment ({key}: "
+                    f"{previous['search_params'].get(key)!r} != {metadata['search_params'][key]!r}); "
+                    "use an empty result_dir"
+                )
+        metadata["samples"] = previous["samples"]
+    return metadata
+
+
+def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: str, hyperparameters: dict,
+                    sample_number: int) -> dict:
+    """Fit one configuration and evaluate it on validation and test; exceptions are recorded."""
+    record = {
+        "sample_number": sample_number,
+        "hyperparameters_source": source,
+        "hyperparameters": hyperparameters,
+        "time_on_train": None,
+        "time_on_validation": None,
+        "time_on_test": None,
+        "result_on_validation": None,
+        "result_on_test": None,
+        "exception": None,
+    }
+    random.seed(config.alg_seed)
+    np.random.seed(config.alg_seed)
+    try:
+        start = time.perf_counter()
+        model = spec.recommender_class(seed=config.alg_seed)
+        model.fit(split.URM_train, **spec.fit_args, **hyperparameters)
+        record["time_on_train"] = time.perf_counter() - start
+        for part, matrix in (("validation", split.URM_validation), ("test", split.URM_test)):
+            start = time.perf_counter()
+            result = Evaluator(matrix, cutoffs=DEFAULT_CUTOFFS, exclude_seen=config.exclude_seen).evaluate(model)
+            record[f"time_on_{part}"] = time.perf_counter() - start
+            record[f"result_on_{part}"] = {str(cutoff): metrics for cutoff, metrics in result.items()}
+    except Exception as error:  # a failing sample is data: record it and go on
+        record["exception"] = describe_exception(error)
+    return record
+
+
+def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dict) -> dict:
+    """Run (or resume) the search, rewriting the zip after each sample; returns the final metadata."""
+    log = ExperimentLog(config.log_path)
+    spec = get_algorithm(config.alg_name)
+    metadata = initial_metadata(config, dataset_features)
+    done = {sample["sample_number"]: sample for sample in metadata["samples"]}
+    configurations = spec.sample_hyperparameters(config.num_samples, config.param_seed)
+    log.write(f"{config.alg_name} on {config.dataset_name}/{config.split_name}: {len(configurations)} samples, "
+              f"{len(done)} already finished")
+    write_result_zip(config.result_zip, metadata, log.text())
+    with limited_threads():
+        for number, (source, hyperparameters) in enumerate(configurations):
+            if number in done:
+                if done[number]["hyperparameters"] != hyperparameters:
+                    raise ResumeMismatch(f"sample {number} in {config.result_zip} has other hyperparameters")
+                continue
+            log.write(f"sample {number} ({source}): {hyperparameters}")
+            record = evaluate_sample(spec, split, config, source, hyperparameters, number)
+            log.write(f"sample {number} done in {record['time_on_train'] or 0:.2f} s fit"
+                      + (f"; exception {record['exception']}" if record["exception"] else ""))
+            done[number] = record
+            metadata["samples"] = [done[n] for n in sorted(done)]
+            write_result_zip(config.result_zip, metadata, log.text())
+    metadata["status"] = "complete"
+    metadata.pop("error")
+    write_result_zip(config.result_zip, metadata, log.text())
+    log.write("search complete")
+    return metadata
+
+
+def finish_interrupted(config: ExperimentConfig, status: str, error: str | None) -> dict | None:
+    """Set the final status of a zip whose search did not complete (time limit or crash)."""
+    if not config.result_zip.exists():
+        return None
+    metadata = read_result_metadata(config.result_zip)
+    metadata["status"] = status
+    if error is None:
+        metadata.pop("error", None)
+    else:
+        metadata["error"] = error
+    log = ExperimentLog(config.log_path)
+    log.write(f"stopped: {status}" + (f" ({error})" if error else ""))
+    write_result_zip(config.result_zip, metadata, log.text())
+    return metadata

@@ -1,0 +1,177 @@
+"""Run one experiment from the command line (11 positional arguments, as the reference).
+
+    python -m Experiment_handler.run_experiment time_limit dataset_name split_type alg_name \
+        split_dir alg_seed param_seed num_samples result_dir experiment_name original_split_path
+
+The search runs in a child process; at ``time_limit`` seconds the child is
+killed, the finished samples stay in ``result_dir/result.zip`` and its status
+becomes ``time_limit``. Exit status: 0 when the search completed or reached
+its time limit, 1 on an error (damaged split, crash), 2 on bad arguments.
+``RECZILLA_EXCLUDE_SEEN=0`` ranks training items too (the published protocol).
+"""
+
+import argparse
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from Data_manager.cli_errors import CommandLineError, UsageError, run_cli
+from Data_manager.datasets import UnknownDataset, canonical_dataset_name
+from Data_manager.split_format import DataSplit, SplitFormatError, load_split, split_checksum
+from Data_manager.splitters import UnknownSplitter, get_splitter
+from Experiment_handler.experiment import ExperimentConfig, describe_exception, finish_interrupted, run_search
+from Experiment_handler.result_zip import read_result_metadata
+from Recommenders.registry import UnknownAlgorithm, get_algorithm
+
+#: Seconds a killed child gets between SIGTERM and SIGKILL.
+KILL_GRACE_SECONDS = 2.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m Experiment_handler.run_experiment",
+        description="Fit and evaluate num_samples hyperparameter configurations of one algorithm on one split.",
+    )
+    parser.add_argument("time_limit", type=int, help="seconds for the whole search")
+    parser.add_argument("dataset_name", help="dataset name, with or without the 'Reader' suffix")
+    parser.add_argument("split_type", help="splitter name, e.g. DataSplitter_leave_k_out_last")
+    parser.add_argument("alg_name", help="algorithm name, e.g. ItemKNNCF_cosine")
+    parser.add_argument("split_dir", help="folder holding split.json and the URM_*.npz files")
+    parser.add_argument("alg_seed", type=int, help="seed of the algorithm's randomness")
+    parser.add_argument("param_seed", type=int, help="seed of the Sobol hyperparameter samples")
+    parser.add_argument("num_samples", type=int, help="configurations to run, the default one included")
+    parser.add_argument("result_dir", help="folder receiving result.zip (created when missing)")
+    parser.add_argument("experiment_name", help="a name recorded in the result")
+    parser.add_argument("original_split_path", help="where the split came from (bookkeeping only)")
+    return parser
+
+
+def exclude_seen_setting() -> bool:
+    value = os.environ.get("RECZILLA_EXCLUDE_SEEN", "1").strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise UsageError(f"RECZILLA_EXCLUDE_SEEN must be 0 or 1, got {value!r}")
+
+
+def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
+    """Check every argument before anything is written; returns the config and the loaded split."""
+    if args.time_limit < 1:
+        raise UsageError(f"time_limit must be at least 1 second, got {args.time_limit}")
+    if args.num_samples < 1:
+        raise UsageError(f"num_samples must be at least 1, got {args.num_samples}")
+    try:
+        dataset_name = canonical_dataset_name(args.dataset_name)
+        get_splitter(args.split_type)
+        get_algorithm(args.alg_name)
+    except (UnknownDataset, UnknownSplitter, UnknownAlgorithm) as error:
+        raise UsageError(str(error)) from None
+    exclude_seen = exclude_seen_setting()
+    try:
+        split = load_split(args.split_dir)
+    except SplitFormatError as error:
+        raise CommandLineError(str(error)) from None
+    for key, expected in (("dataset_name", dataset_name), ("splitter_name", args.split_type)):
+        if split.info.get(key) != expected:
+            raise CommandLineError(
+                f"{args.split_dir}: split.json says {key} {split.info.get(key)!r}, the command line {expected!r}"
+            )
+    config = ExperimentConfig(
+        time_limit=args.time_limit,
+        dataset_name=dataset_name,
+        split_name=args.split_type,
+        alg_name=args.alg_name,
+        split_dir=str(Path(args.split_dir).resolve()),
+        alg_seed=args.alg_seed,
+        param_seed=args.param_seed,
+        num_samples=args.num_samples,
+        result_dir=str(Path(args.result_dir).resolve()),
+        experiment_name=args.experiment_name,
+        original_split_path=args.original_split_path,
+        exclude_seen=exclude_seen,
+        split_checksum=split_checksum(split.info),
+    )
+    return config, split
+
+
+def _child(config: ExperimentConfig, split: DataSplit) -> None:
+    """The search process: its own process group, so that killing it also ends its workers."""
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        run_search(config, split, dataset_features_of(config))
+    except Exception as error:
+        finish_interrupted(config, "error", describe_exception(error))
+        sys.stderr.write(f"error: {describe_exception(error)}\n")
+        os._exit(1)
+    os._exit(0)
+
+
+def dataset_features_of(config: ExperimentConfig) -> dict:
+    """The split's meta-features (computed once per split folder and cached there)."""
+    from Data_manager.metafeatures import load_or_compute_metafeatures
+
+    return load_or_compute_metafeatures(config.split_dir)
+
+
+def _kill_group(process: multiprocessing.Process) -> None:
+    """SIGTERM the child's process group, then SIGKILL whatever is left after a grace period."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        process.join(wait)
+        if not process.is_alive():
+            return
+
+
+def supervise(config: ExperimentConfig, split: DataSplit, started: float) -> dict | None:
+    """Run the search in a forked child; stop it at the time limit or on SIGINT/SIGTERM."""
+    process = multiprocessing.get_context("fork").Process(target=_child, args=(config, split), daemon=False)
+    received = []
+
+    def on_signal(signum, _frame):
+        received.append(signum)
+        _kill_group(process)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        process.start()
+        process.join(max(0.0, started + config.time_limit - time.monotonic()))
+        if process.is_alive():
+            _kill_group(process)
+            return finish_interrupted(config, "time_limit", None)
+        if received:
+            return finish_interrupted(config, "error", f"interrupted by {signal.Signals(received[0]).name}")
+        if process.exitcode in (0, 1):  # finished, or recorded its own error
+            return read_result_metadata(config.result_zip) if config.result_zip.exists() else None
+        return finish_interrupted(config, "error", f"search process died (exit code {process.exitcode})")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    args = build_parser().parse_args(argv)
+    config, split = resolve(args)
+    Path(config.result_dir).mkdir(parents=True, exist_ok=True)
+    metadata = supervise(config, split, started)
+    if metadata is None:
+        raise CommandLineError(f"the search wrote no result to {config.result_zip}")
+    failed = sum(1 for sample in metadata["samples"] if sample["exception"])
+    print(f"{config.result_zip}: status {metadata['status']}, {len(metadata['samples'])} samples, {failed} failed")
+    if metadata["status"] == "error":
+        print(f"error: {metadata.get('error')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
