@@ -6,7 +6,9 @@ its ``Dataset`` (generate it, or download and parse it); ``prepare_dataset`` kee
 valid copy in ``DATA_DIR/<name>/`` in the standard format.
 
 To add a family of datasets, write a function returning its ``DatasetEntry`` list
-and add it to ``_ENTRY_SOURCES``.
+and add it to ``_ENTRY_SOURCES``. The public datasets come from
+``Data_manager.readers`` (one module per family); their entries list their source
+files (URL, sha256 and size where known, mirrors, manual-download instructions).
 """
 
 from collections.abc import Callable
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from Data_manager.dataset_format import Dataset, DatasetFormatError, load_dataset, save_dataset
+from Data_manager.download import Source
+from Data_manager.readers import READERS
 from Data_manager.synthetic import SYNTHETIC_CONFIGS, generate_synthetic
 
 READER_SUFFIX = "Reader"
@@ -34,14 +38,22 @@ class DatasetEntry:
     ``produce(data_dir)`` returns the ``Dataset`` (named ``name``); a reader may keep
     raw downloads under ``data_dir`` but never writes ``data_dir/<name>/`` itself.
     ``in_default_set``: part of the runs over "all datasets" (e.g. the default of
-    ``create_all_data_splits``).
+    ``create_all_data_splits``). ``sources``: the files a downloaded dataset is built
+    from; its ``produce`` then also takes download options (``retries``, ``backoff``,
+    ``timeout``, ``progress``).
     """
 
     name: str
     family: str
     size_class: str
-    produce: Callable[[Path], Dataset]
+    produce: Callable[..., Dataset]
     in_default_set: bool = True
+    sources: tuple[Source, ...] = ()
+
+    @property
+    def manual_download(self) -> bool:
+        """Whether a source may have to be fetched by hand (its instructions say how)."""
+        return any(source.manual for source in self.sources)
 
     def __post_init__(self):
         if self.size_class not in SIZE_CLASSES:
@@ -73,7 +85,15 @@ def _synthetic_entries() -> list[DatasetEntry]:
     ]
 
 
-_ENTRY_SOURCES = (_synthetic_entries,)
+def _downloaded_entries() -> list[DatasetEntry]:
+    return [
+        DatasetEntry(name=reader.name, family=reader.family, size_class=reader.size_class, produce=reader.produce,
+                     sources=reader.sources)
+        for reader in READERS
+    ]
+
+
+_ENTRY_SOURCES = (_synthetic_entries, _downloaded_entries)
 
 
 def _gather(sources) -> dict[str, DatasetEntry]:
@@ -103,7 +123,7 @@ def canonical_dataset_name(name: str) -> str:
     raise UnknownDataset(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
 
 
-def _prepared(name: str, data_dir) -> tuple[Path, Dataset]:
+def _prepared(name: str, data_dir, produce_options: dict) -> tuple[Path, Dataset]:
     name = canonical_dataset_name(name)
     folder = Path(data_dir) / name
     if folder.exists():
@@ -113,18 +133,21 @@ def _prepared(name: str, data_dir) -> tuple[Path, Dataset]:
             dataset = None
         if dataset is not None and dataset.name == name:
             return folder, dataset
-    produced = DATASETS[name].produce(Path(data_dir))
+    produced = DATASETS[name].produce(Path(data_dir), **produce_options)
     if produced.name != name:
         raise DatasetFormatError(f"the producer of {name} returned a dataset named {produced.name!r}")
     save_dataset(produced, data_dir)
     return folder, load_dataset(folder)
 
 
-def prepare_dataset(name: str, data_dir) -> Path:
-    """``data_dir/<canonical name>``: kept when it loads as valid, else produced and saved atomically."""
-    return _prepared(name, data_dir)[0]
+def prepare_dataset(name: str, data_dir, **produce_options) -> Path:
+    """``data_dir/<canonical name>``: kept when it loads as valid, else produced and saved atomically.
+
+    ``produce_options`` go to the entry's ``produce`` (download options of downloaded datasets).
+    """
+    return _prepared(name, data_dir, produce_options)[0]
 
 
-def load_prepared_dataset(name: str, data_dir) -> Dataset:
+def load_prepared_dataset(name: str, data_dir, **produce_options) -> Dataset:
     """The dataset ``name`` as stored in ``data_dir`` (prepared first when needed)."""
-    return _prepared(name, data_dir)[1]
+    return _prepared(name, data_dir, produce_options)[1]

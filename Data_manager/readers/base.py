@@ -1,0 +1,312 @@
+"""What every reader shares: line parsing with exact error positions, the interaction builder, and :class:`Reader`.
+
+Rules common to all readers (the reference's, unless said otherwise):
+
+- ids are kept as the strings of the source file; indices follow the order in which
+  ids first appear (or the order of a catalogue file, e.g. MovieLens' movies file);
+- duplicate (user, item) pairs follow the reader's policy: ``keep_latest`` (largest
+  timestamp; the later line on ties), ``keep_max`` (largest value) or ``error``
+  (the reference asserted there were none);
+- after that, interactions whose value is 0 are dropped (the reference's
+  ``eliminate_zeros``: e.g. BookCrossing's implicit 0 ratings, Food.com's unrated
+  reviews), but their user and item keep their index, as in the reference;
+- a malformed line stops the reader with ``ParseError`` naming the file and the line.
+"""
+
+import csv
+import datetime as dt
+import gzip
+import math
+from array import array
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from Data_manager.atomic_files import file_sha256
+from Data_manager.dataset_format import Dataset, save_dataset
+from Data_manager.download import Source, download
+from Data_manager.readers.archive import ArchiveError, check_integrity, open_member
+
+DOWNLOADS_FOLDER = "_downloads"
+DUPLICATE_POLICIES = ("keep_latest", "keep_max", "error")
+
+
+class ParseError(ValueError):
+    """A source file does not have the expected layout; the message names the file and line."""
+
+
+def text_lines(text, label: str) -> Iterator[tuple[int, str]]:
+    """``(line_number, line)`` for each line of ``text`` (see :func:`open_text`), without its line ending."""
+    line_number = 0
+    try:
+        for line_number, line in enumerate(text, start=1):
+            yield line_number, line.rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        raise ParseError(f"{label}:{line_number + 1}: not valid {error.encoding} text ({error.reason})") from None
+
+
+def split_fields(line: str, separator: str | None, n_fields: int, label: str, line_number: int) -> list[str]:
+    """``line`` split on ``separator`` (whitespace when ``None``) into at least ``n_fields`` fields."""
+    fields = line.split(separator)
+    if len(fields) < n_fields:
+        raise ParseError(f"{label}:{line_number}: expected {n_fields} fields, found {len(fields)}: {line[:80]!r}")
+    return fields
+
+
+def to_number(text: str, label: str, line_number: int) -> float:
+    """A finite float, or ``ParseError``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ParseError(f"{label}:{line_number}: {text[:40]!r} is not a number")
+    return value
+
+
+def to_seconds(text: str, label: str, line_number: int) -> int:
+    """Whole seconds from an integer or decimal timestamp, or ``ParseError``."""
+    try:
+        return int(text)
+    except ValueError:
+        return int(to_number(text, label, line_number))
+
+
+def date_to_seconds(text: str, label: str, line_number: int) -> int:
+    """Seconds since the epoch of an ISO date or date-time (UTC unless it names its offset)."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ParseError(f"{label}:{line_number}: {text[:40]!r} is not an ISO date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int(moment.timestamp())
+
+
+def _decoded(stream, encoding: str) -> Iterator[str]:
+    for raw in stream:
+        yield raw.decode(encoding)
+
+
+@contextmanager
+def open_text(path, member: str | None = None, encoding: str = "utf-8", inner_gzip: bool = False):
+    """Yield ``(label, lines)`` of a file or an archive member; ``label`` names it in errors.
+
+    ``lines`` iterates over the decoded lines (line endings included), one at a time, so
+    that a decoding error is raised at its own line. ``inner_gzip``: the member is itself
+    gzip-compressed (e.g. a ``.txt.gz`` inside a ``.tgz``).
+    """
+    label = f"{Path(path).name}:{member}" if member else Path(path).name
+    with open_member(path, member) as stream:
+        if inner_gzip:
+            stream = gzip.GzipFile(fileobj=stream)
+        yield label, _decoded(stream, encoding)
+
+
+def add_rows(builder, text, label: str, *, separator: str | None, columns: tuple, header: bool = False,
+             comment: str | None = None, value: float | None = None) -> None:
+    """Add one interaction per line of ``text``: fields split on ``separator`` (whitespace if ``None``).
+
+    ``columns`` = (user, item, value[, timestamp]) field positions; a value position of
+    ``None`` gives every row ``value``. Blank lines, lines starting with ``comment``
+    and the first line when ``header`` are skipped.
+    """
+    user_column, item_column, value_column, *rest = columns
+    timestamp_column = rest[0] if rest else None
+    n_fields = max(column for column in columns if column is not None) + 1
+    for line_number, line in text_lines(text, label):
+        if (header and line_number == 1) or not line.strip() or (comment and line.startswith(comment)):
+            continue
+        fields = split_fields(line, separator, n_fields, label, line_number)
+        builder.add(
+            fields[user_column],
+            fields[item_column],
+            value if value_column is None else to_number(fields[value_column], label, line_number),
+            None if timestamp_column is None else to_seconds(fields[timestamp_column], label, line_number),
+        )
+
+
+def add_csv_rows(builder, text, label: str, *, columns: tuple, delimiter: str = ",", escapechar: str | None = None,
+                 timestamp=to_seconds) -> None:
+    """Add one interaction per record of a quoted CSV file with a header row.
+
+    ``columns`` = header names of (user, item, value[, timestamp]); ``timestamp`` turns
+    the timestamp field into seconds. Quoted fields may hold delimiters and line breaks.
+    """
+    reader = csv.reader(text, delimiter=delimiter, escapechar=escapechar)
+    try:
+        header = next(reader, [])
+        if header:
+            header[0] = header[0].removeprefix("\ufeff")  # a byte-order mark left by some CSV writers
+        missing = [name for name in columns if name not in header]
+        if missing:
+            raise ParseError(f"{label}:1: header {header[:8]} lacks column(s) {missing}")
+        positions = [header.index(name) for name in columns]
+        n_fields = max(positions) + 1
+        for record in reader:
+            if not record:
+                continue
+            if len(record) < n_fields:
+                raise ParseError(f"{label}:{reader.line_num}: expected {n_fields} fields, found {len(record)}")
+            builder.add(
+                record[positions[0]],
+                record[positions[1]],
+                to_number(record[positions[2]], label, reader.line_num),
+                timestamp(record[positions[3]], label, reader.line_num) if len(positions) > 3 else None,
+            )
+    except UnicodeDecodeError as error:
+        raise ParseError(f"{label}:{reader.line_num + 1}: not valid {error.encoding} text ({error.reason})") from None
+    except csv.Error as error:
+        raise ParseError(f"{label}:{reader.line_num}: {error}") from None
+
+
+class InteractionBuilder:
+    """Collects (user, item, value[, timestamp]) rows, mapping ids to indices as they come.
+
+    ``users``/``items`` pre-set a catalogue (its order gives the indices); rows with an id
+    outside it are then ignored when ``add_users``/``add_items`` is false.
+    """
+
+    def __init__(self, has_timestamps: bool, users=(), items=(), add_users: bool = True, add_items: bool = True):
+        self.has_timestamps = has_timestamps
+        self._users = {}
+        self._items = {}
+        for user in users:
+            self._users.setdefault(user, len(self._users))
+        for item in items:
+            self._items.setdefault(item, len(self._items))
+        self._add_users = add_users
+        self._add_items = add_items
+        self._rows = array("i")
+        self._cols = array("i")
+        self._values = array("d")
+        self._timestamps = array("q")
+
+    def add(self, user: str, item: str, value: float, timestamp: int | None = None) -> None:
+        row = self._users.get(user)
+        if row is None:
+            if not self._add_users:
+                return
+            row = self._users[user] = len(self._users)
+        col = self._items.get(item)
+        if col is None:
+            if not self._add_items:
+                return
+            col = self._items[item] = len(self._items)
+        self._rows.append(row)
+        self._cols.append(col)
+        self._values.append(value)
+        if self.has_timestamps:
+            self._timestamps.append(timestamp)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _deduplicate(self, rows, cols, values, timestamps, policy: str, n_items: int, label: str) -> np.ndarray:
+        """Indices of the rows to keep under ``policy`` (see the module docstring)."""
+        pairs = rows.astype(np.int64) * n_items + cols
+        position = np.arange(len(pairs))
+        if policy == "error":
+            order = np.argsort(pairs, kind="stable")
+            repeated = np.flatnonzero(pairs[order][1:] == pairs[order][:-1])
+            if len(repeated):
+                first = order[repeated[0]]
+                user_ids, item_ids = list(self._users), list(self._items)
+                raise ParseError(
+                    f"{label}: duplicate interaction for user {user_ids[rows[first]]!r} and item "
+                    f"{item_ids[cols[first]]!r}"
+                )
+            return position
+        key = timestamps if policy == "keep_latest" else values
+        order = np.lexsort((position, key, pairs))
+        last_of_pair = np.append(pairs[order][1:] != pairs[order][:-1], True)
+        return order[last_of_pair]
+
+    def build(self, name: str, duplicates: str, is_implicit: bool, sources: list, label: str) -> Dataset:
+        """The :class:`Dataset` of the collected rows; ``label`` names the data in errors."""
+        if not len(self):
+            raise ParseError(f"{label}: no interactions found")
+        rows = np.frombuffer(self._rows, dtype=np.int32)
+        cols = np.frombuffer(self._cols, dtype=np.int32)
+        values = np.frombuffer(self._values, dtype=np.float64)
+        timestamps = np.frombuffer(self._timestamps, dtype=np.int64) if self.has_timestamps else None
+        if duplicates == "keep_latest" and timestamps is None:
+            raise ValueError(f"{name}: duplicate policy 'keep_latest' needs timestamps")
+        shape = (len(self._users), len(self._items))
+        keep = self._deduplicate(rows, cols, values, timestamps, duplicates, shape[1], label)
+        keep = keep[values[keep] != 0]
+        URM_all = sp.csr_matrix((values[keep].astype(np.float32), (rows[keep], cols[keep])), shape=shape)
+        URM_timestamp = None
+        if timestamps is not None:
+            URM_timestamp = sp.csr_matrix((timestamps[keep], (rows[keep], cols[keep])), shape=shape, dtype=np.int64)
+        return Dataset(
+            name=name,
+            URM_all=URM_all,
+            user_ids=list(self._users),
+            item_ids=list(self._items),
+            URM_timestamp=URM_timestamp,
+            is_implicit=is_implicit,
+            sources=sources,
+        )
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How one public dataset is made: its source files and how to parse them.
+
+    ``parse(files)`` gets ``{source filename: local path}`` and returns a filled
+    :class:`InteractionBuilder`.
+    """
+
+    name: str
+    family: str
+    size_class: str
+    sources: tuple[Source, ...]
+    parse: Callable[[dict[str, Path]], InteractionBuilder]
+    duplicates: str = "error"
+    is_implicit: bool = False
+
+    def __post_init__(self):
+        if self.duplicates not in DUPLICATE_POLICIES:
+            raise ValueError(f"{self.name}: duplicate policy {self.duplicates!r} is not one of {DUPLICATE_POLICIES}")
+
+    def fetch(self, data_dir, **download_options) -> dict[str, Path]:
+        """Every source file, present and checked in ``data_dir/_downloads/``; downloads what is missing.
+
+        A file already there that fails the integrity check is removed and downloaded again.
+        """
+        folder = Path(data_dir) / DOWNLOADS_FOLDER
+        files = {}
+        for source in self.sources:
+            path = folder / source.filename
+            if path.exists():
+                try:
+                    check_integrity(path)
+                except ArchiveError:
+                    if not source.urls():
+                        raise
+                    path.unlink()
+            files[source.filename] = download(source, folder, verify=check_integrity, **download_options)
+        return files
+
+    def read(self, files: dict[str, Path]) -> Dataset:
+        """Parse the downloaded ``files`` into a :class:`Dataset`."""
+        sources = [
+            {"url": source.url, "file": source.filename, "sha256": file_sha256(files[source.filename]),
+             "bytes": files[source.filename].stat().st_size}
+            for source in self.sources
+        ]
+        builder = self.parse(files)
+        return builder.build(self.name, self.duplicates, self.is_implicit, sources, label=self.name)
+
+    def produce(self, data_dir, **download_options) -> Dataset:
+        """The dataset, from its source files in ``data_dir/_downloads/`` (downloaded as needed)."""
+        return self.read(self.fetch(data_dir, **download_options))
+
+    def prepare(self, data_dir, **download_options) -> Path:
+        """Produce the dataset and save it to ``data_dir/<name>/``; returns that folder."""
+        return save_dataset(self.produce(data_dir, **download_options), data_dir)
