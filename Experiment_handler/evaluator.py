@@ -1,0 +1,66 @@
+"""Hold-out evaluation of a fitted recommender on a test matrix, every metric at every cutoff.
+
+Users without test items are skipped. The others are scored in blocks of
+``block_users`` (one ``block_users x n_items`` score array at a time), ranked
+once at the largest cutoff with ``rank_top_k`` (seen items excluded when
+``exclude_seen``), and every cutoff's metrics are read from that ranking.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from Experiment_handler.metrics import MetricsAccumulator, item_popularity
+from Recommenders.base import SCORE_BLOCK_USERS
+from Recommenders.ranking import rank_top_k
+
+DEFAULT_CUTOFFS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 40, 50]
+
+
+def _canonical_csr(matrix) -> sp.csr_matrix:
+    """The test matrix as CSR with duplicates summed, explicit zeros removed and sorted indices."""
+    if not sp.issparse(matrix):
+        raise TypeError(f"URM_test must be a scipy sparse matrix, got {type(matrix).__name__}")
+    csr = sp.csr_matrix(matrix, copy=True)
+    csr.sum_duplicates()
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    return csr
+
+
+class Evaluator:
+    """Evaluates recommenders against ``URM_test`` (users x items; values are NDCG relevances).
+
+    ``evaluate(recommender)`` returns ``{cutoff: {METRIC: value}}`` with int cutoffs
+    in increasing order and the metrics of ``Experiment_handler.metrics.METRICS``;
+    ``n_users_evaluated_`` records how many users had test items.
+    """
+
+    def __init__(self, URM_test, cutoffs=DEFAULT_CUTOFFS, exclude_seen: bool = True,
+                 block_users: int = SCORE_BLOCK_USERS):
+        self.URM_test = _canonical_csr(URM_test)
+        if len(cutoffs) == 0 or any(not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1 for c in cutoffs):
+            raise ValueError(f"cutoffs must be a non-empty list of positive integers, got {cutoffs!r}")
+        if block_users < 1:
+            raise ValueError(f"block_users must be at least 1, got {block_users}")
+        self.cutoffs = sorted({int(c) for c in cutoffs})
+        self.exclude_seen = bool(exclude_seen)
+        self.block_users = int(block_users)
+        self.users_to_evaluate = np.flatnonzero(np.diff(self.URM_test.indptr) > 0)
+        if self.users_to_evaluate.size == 0:
+            raise ValueError("URM_test has no interactions: no user to evaluate")
+
+    def evaluate(self, recommender) -> dict[int, dict[str, float]]:
+        """Every metric at every cutoff for a fitted recommender (``URM_train_``, ``score``)."""
+        if not hasattr(recommender, "URM_train_"):
+            raise RuntimeError(f"{type(recommender).__name__} is not fitted: call fit() first")
+        URM_train = recommender.URM_train_
+        if URM_train.shape != self.URM_test.shape:
+            raise ValueError(f"URM_train has shape {URM_train.shape} but URM_test has shape {self.URM_test.shape}")
+        metrics = MetricsAccumulator(self.cutoffs, self.URM_test, item_popularity(URM_train))
+        for start in range(0, self.users_to_evaluate.size, self.block_users):
+            users = self.users_to_evaluate[start : start + self.block_users]
+            exclude = URM_train[users] if self.exclude_seen else None
+            ranked = rank_top_k(recommender.score(users), self.cutoffs[-1], exclude)
+            metrics.add(ranked, self.URM_test[users])
+        self.n_users_evaluated_ = metrics.n_users
+        return metrics.results()

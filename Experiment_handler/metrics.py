@@ -1,0 +1,343 @@
+"""Evaluation metrics, with the reference's definitions, vectorised over a block of users.
+
+Notation, for an evaluated user ``u`` (one with test items) and a cutoff ``c``:
+``T_u`` is the user's set of test items, ``rel_u(i)`` the test matrix's value of
+item ``i`` (0 outside ``T_u``); ``L`` is the recommendation list cut at ``c``,
+which can be shorter than ``c`` when excluded (seen) items leave fewer rankable
+items; ``hit_j`` is 1 when the item at rank ``j`` (1-based) is in ``T_u``;
+``H = sum_{j<=|L|} hit_j``. Per-user metrics are averaged over the ``U``
+evaluated users. Global metrics use ``n_c(i)``, the number of evaluated users
+whose list cut at ``c`` holds item ``i``, over all ``N`` items, and the
+training popularity ``pop(i)``, the number of users with a non-zero training
+value for ``i``. Every cutoff is read from one ranking at the largest cutoff.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Metric names, in the order of every result dictionary.
+METRICS = (
+    "PRECISION",
+    "PRECISION_RECALL_MIN_DEN",
+    "RECALL",
+    "MAP",
+    "MAP_MIN_DEN",
+    "MRR",
+    "NDCG",
+    "F1",
+    "HIT_RATE",
+    "ARHR_ALL_HITS",
+    "NOVELTY",
+    "AVERAGE_POPULARITY",
+    "DIVERSITY_MEAN_INTER_LIST",
+    "DIVERSITY_HERFINDAHL",
+    "COVERAGE_ITEM",
+    "COVERAGE_ITEM_HIT",
+    "ITEMS_IN_GT",
+    "COVERAGE_USER",
+    "COVERAGE_USER_HIT",
+    "USERS_IN_GT",
+    "DIVERSITY_GINI",
+    "SHANNON_ENTROPY",
+)
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` (float64), 0 where the denominator is 0."""
+    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, np.float64), np.asarray(denominator, np.float64))
+    return np.divide(numerator, denominator, out=np.zeros(numerator.shape), where=denominator != 0)
+
+
+def _gain(relevance: np.ndarray) -> np.ndarray:
+    """NDCG gain ``2^rel - 1``."""
+    return np.power(2.0, relevance) - 1.0
+
+
+class RankedBlock:
+    """One block of users' rankings matched against their test items.
+
+    ``ranked``: int32 ``n x K`` item ids, best first, ``-1`` padded (K = the
+    largest cutoff, or the catalogue size when smaller); ``test_rows``: the
+    same users' rows of the test matrix (each with at least one item).
+    Arrays per rank (``n x K``) and per cutoff (``n x len(cutoffs)``) that the
+    per-user metrics share.
+    """
+
+    def __init__(self, ranked: np.ndarray, test_rows: sp.csr_matrix, cutoffs: np.ndarray):
+        n_users, width = ranked.shape
+        if test_rows.shape[0] != n_users:
+            raise ValueError(f"ranked has {n_users} rows but test_rows has {test_rows.shape[0]}")
+        if not test_rows.has_sorted_indices:
+            test_rows = test_rows.sorted_indices()
+        n_items = test_rows.shape[1]
+        relevance = test_rows.data.astype(np.float64)
+        self.ranked = ranked
+        self.valid = ranked >= 0
+        self.ranks = np.arange(1, width + 1, dtype=np.float64)
+        self.n_relevant = np.diff(test_rows.indptr)
+        self.columns = np.minimum(cutoffs, width) - 1
+        self.lengths = np.minimum(cutoffs[None, :], self.valid.sum(axis=1)[:, None])
+        # Hits by binary search of (row, item) keys in the row-sorted test entries;
+        # a final key no ranked key equals stops the search running off the end.
+        entry_rows = np.repeat(np.arange(n_users, dtype=np.int64), self.n_relevant)
+        test_keys = np.append(entry_rows * n_items + test_rows.indices, n_users * n_items)
+        ranked_keys = np.where(self.valid, np.arange(n_users, dtype=np.int64)[:, None] * n_items + ranked, -1)
+        found = np.searchsorted(test_keys, ranked_keys)
+        self.hit = test_keys[found] == ranked_keys
+        self.gain = np.where(self.hit, _gain(np.append(relevance, 0.0)[found]), 0.0)
+        # Each user's test gains sorted decreasing, the first K of them.
+        order = np.lexsort((-relevance, entry_rows))
+        rank_in_row = np.arange(entry_rows.size) - test_rows.indptr[entry_rows]
+        kept = rank_in_row < width
+        self.ideal_gain = np.zeros((n_users, width))
+        self.ideal_gain[entry_rows[kept], rank_in_row[kept]] = _gain(relevance[order][kept])
+        self.n_hits = self.at_cutoffs(self.hit)
+
+    def at_cutoffs(self, per_rank: np.ndarray) -> np.ndarray:
+        """Sums of a per-rank array over the first ``min(c, K)`` ranks, for each cutoff."""
+        return np.cumsum(per_rank, axis=1, dtype=np.float64)[:, self.columns]
+
+
+# Per-user metrics: each returns an n_users x n_cutoffs array, averaged over users later.
+
+
+def precision(block: RankedBlock) -> np.ndarray:
+    """PRECISION = H / |L| (0 for an empty list)."""
+    return _divide(block.n_hits, block.lengths)
+
+
+def precision_recall_min_den(block: RankedBlock) -> np.ndarray:
+    """PRECISION_RECALL_MIN_DEN = H / min(|T_u|, |L|) (0 for an empty list)."""
+    return _divide(block.n_hits, np.minimum(block.n_relevant[:, None], block.lengths))
+
+
+def recall(block: RankedBlock) -> np.ndarray:
+    """RECALL = H / |T_u|."""
+    return _divide(block.n_hits, block.n_relevant[:, None])
+
+
+def _precision_sum(block: RankedBlock) -> np.ndarray:
+    """sum_{j<=|L|} hit_j * P@j with P@j = (sum_{i<=j} hit_i) / j."""
+    return block.at_cutoffs(block.hit * np.cumsum(block.hit, axis=1) / block.ranks)
+
+
+def average_precision(block: RankedBlock) -> np.ndarray:
+    """MAP: AP = sum_{j<=|L|} hit_j * P@j / |L|, dividing by the list length, i.e. the
+    cutoff unless fewer items were rankable (0 for an empty list)."""
+    return _divide(_precision_sum(block), block.lengths)
+
+
+def average_precision_min_den(block: RankedBlock) -> np.ndarray:
+    """MAP_MIN_DEN: AP = sum_{j<=|L|} hit_j * P@j / min(|T_u|, |L|) (0 for an empty list)."""
+    return _divide(_precision_sum(block), np.minimum(block.n_relevant[:, None], block.lengths))
+
+
+def reciprocal_rank(block: RankedBlock) -> np.ndarray:
+    """MRR: RR = 1 / (rank of the first hit in L), 0 without a hit."""
+    first = np.argmax(block.hit, axis=1)
+    has_hit = block.hit.any(axis=1)
+    within = has_hit[:, None] & (first[:, None] <= block.columns[None, :])
+    return np.where(within, 1.0 / (first[:, None] + 1.0), 0.0)
+
+
+def ndcg(block: RankedBlock) -> np.ndarray:
+    """NDCG = DCG / IDCG, with DCG = sum_{j<=|L|} (2^rel_u(L_j) - 1) / log2(j + 1) and IDCG
+    the same sum over the user's test values sorted decreasing, truncated at c;
+    0 when DCG or IDCG is 0."""
+    discount = np.log2(block.ranks + 1.0)
+    dcg = block.at_cutoffs(block.gain / discount)
+    ideal = block.at_cutoffs(block.ideal_gain / discount)
+    return np.where((dcg != 0) & (ideal != 0), _divide(dcg, ideal), 0.0)
+
+
+def hit_rate(block: RankedBlock) -> np.ndarray:
+    """HIT_RATE = 1 if H > 0 else 0."""
+    return (block.n_hits > 0).astype(np.float64)
+
+
+def arhr_all_hits(block: RankedBlock) -> np.ndarray:
+    """ARHR_ALL_HITS = sum_{j<=|L|} hit_j / j (reciprocal ranks of every hit)."""
+    return block.at_cutoffs(block.hit / block.ranks)
+
+
+def novelty(block: RankedBlock, item_popularity: np.ndarray) -> np.ndarray:
+    """NOVELTY = sum_{i in L, pop(i) > 0} -log2(pop(i) / sum_k pop(k)) / N (items without
+    training interactions add 0)."""
+    total = item_popularity.sum()
+    item_novelty = np.zeros(item_popularity.size)
+    known = item_popularity > 0
+    item_novelty[known] = -np.log2(item_popularity[known] / total) / item_popularity.size
+    return block.at_cutoffs(np.where(block.valid, item_novelty[block.ranked], 0.0))
+
+
+def average_popularity(block: RankedBlock, item_popularity: np.ndarray) -> np.ndarray:
+    """AVERAGE_POPULARITY = mean_{i in L} pop(i) / max_k pop(k) (0 for an empty list; NaN
+    when no item has training interactions)."""
+    top = item_popularity.max(initial=0)
+    normalized = item_popularity / top if top > 0 else np.full(item_popularity.size, np.nan)
+    return _divide(block.at_cutoffs(np.where(block.valid, normalized[block.ranked], 0.0)), block.lengths)
+
+
+# Global metrics, from the per-cutoff counts gathered over every block.
+
+
+def f1(precision_value: float, recall_value: float) -> float:
+    """F1 = 2 P R / (P + R) from the user-averaged PRECISION and RECALL (0 when both are 0)."""
+    total = precision_value + recall_value
+    return 2 * precision_value * recall_value / total if total != 0 else 0.0
+
+
+def diversity_mean_inter_list(item_counts: np.ndarray, n_users: int, cutoff: int) -> float:
+    """DIVERSITY_MEAN_INTER_LIST = 1 - (sum_i n_c(i)^2 - U c) / (c U (U - 1)): with full
+    lists, the mean over ordered user pairs of 1 - |common items| / c. The reference's
+    closed form is kept for shorter lists, where it can exceed 1 (NaN for one user)."""
+    pairs = n_users * (n_users - 1)
+    if pairs == 0:
+        return float("nan")
+    co_occurrences = np.sum(np.square(item_counts, dtype=np.float64)) - n_users * cutoff
+    return float((pairs - co_occurrences / cutoff) / pairs)
+
+
+def diversity_herfindahl(item_counts: np.ndarray) -> float:
+    """DIVERSITY_HERFINDAHL = 1 - sum_i (n_c(i) / sum_k n_c(k))^2 (NaN without recommendations)."""
+    total = item_counts.sum()
+    if total == 0:
+        return float("nan")
+    return float(1.0 - np.sum(np.square(item_counts / total)))
+
+
+def coverage_item(item_counts: np.ndarray) -> float:
+    """COVERAGE_ITEM = |{i : n_c(i) > 0}| / N."""
+    return float(np.count_nonzero(item_counts) / item_counts.size)
+
+
+def coverage_item_hit(item_was_hit: np.ndarray) -> float:
+    """COVERAGE_ITEM_HIT = |{i : i is a hit in some user's L}| / N."""
+    return float(np.count_nonzero(item_was_hit) / item_was_hit.size)
+
+
+def items_in_gt(URM_test: sp.csr_matrix) -> float:
+    """ITEMS_IN_GT = |{i : i has a test interaction}| / N (the same for every cutoff)."""
+    return float(np.unique(URM_test.indices).size / URM_test.shape[1])
+
+
+def coverage_user(n_users_with_list: int, n_users_total: int) -> float:
+    """COVERAGE_USER = |{u : L non-empty}| / (all users of the test matrix)."""
+    return n_users_with_list / n_users_total
+
+
+def coverage_user_hit(n_users_with_hit: int, n_users_total: int) -> float:
+    """COVERAGE_USER_HIT = |{u : H > 0}| / (all users of the test matrix)."""
+    return n_users_with_hit / n_users_total
+
+
+def users_in_gt(URM_test: sp.csr_matrix) -> float:
+    """USERS_IN_GT = |{u : T_u non-empty}| / (all users of the test matrix) (every cutoff)."""
+    return float(np.count_nonzero(np.diff(URM_test.indptr)) / URM_test.shape[0])
+
+
+def diversity_gini(item_counts: np.ndarray) -> float:
+    """DIVERSITY_GINI = 2 sum_{k=1..N} (N + 1 - k) / (N + 1) * m_k / sum m, with m the counts
+    n_c(i) of all N items sorted increasing (an inverted Gini index: high is diverse;
+    NaN without recommendations)."""
+    total = item_counts.sum()
+    if total == 0:
+        return float("nan")
+    n_items = item_counts.size
+    index = np.arange(1, n_items + 1)
+    return float(2 * np.sum((n_items + 1 - index) / (n_items + 1) * np.sort(item_counts) / total))
+
+
+def shannon_entropy(item_counts: np.ndarray) -> float:
+    """SHANNON_ENTROPY = -sum_{i : n_c(i) > 0} p_i log2 p_i with p_i = n_c(i) / sum_k n_c(k)."""
+    counts = item_counts[item_counts > 0]
+    if counts.size == 0:
+        return 0.0
+    probability = counts / counts.sum()
+    return float(-np.sum(probability * np.log2(probability)))
+
+
+def item_popularity(URM_train: sp.spmatrix) -> np.ndarray:
+    """pop(i): the number of users with a non-zero training value for item ``i``."""
+    csr = sp.csr_matrix(URM_train)
+    return np.bincount(csr.indices[csr.data != 0], minlength=csr.shape[1]).astype(np.float64)
+
+
+_PER_USER = {
+    "PRECISION": precision,
+    "PRECISION_RECALL_MIN_DEN": precision_recall_min_den,
+    "RECALL": recall,
+    "MAP": average_precision,
+    "MAP_MIN_DEN": average_precision_min_den,
+    "MRR": reciprocal_rank,
+    "NDCG": ndcg,
+    "HIT_RATE": hit_rate,
+    "ARHR_ALL_HITS": arhr_all_hits,
+}
+
+
+class MetricsAccumulator:
+    """Gathers every metric at every cutoff over blocks of users, then finalises them.
+
+    ``URM_test``: CSR test matrix (zeros eliminated, sorted indices);
+    ``item_popularity``: ``pop(i)`` from the training matrix.
+    """
+
+    def __init__(self, cutoffs, URM_test: sp.csr_matrix, item_popularity: np.ndarray):
+        self.cutoffs = np.asarray(cutoffs, dtype=np.int64)
+        if self.cutoffs.ndim != 1 or self.cutoffs.size == 0 or self.cutoffs[0] < 1 or np.any(np.diff(self.cutoffs) <= 0):
+            raise ValueError(f"cutoffs must be positive and strictly increasing, got {list(cutoffs)}")
+        self.URM_test = URM_test
+        self.item_popularity = np.asarray(item_popularity, dtype=np.float64)
+        n_cutoffs, n_items = self.cutoffs.size, URM_test.shape[1]
+        self.n_users = 0
+        self.sums = {name: np.zeros(n_cutoffs) for name in (*_PER_USER, "NOVELTY", "AVERAGE_POPULARITY")}
+        self.n_users_with_list = 0
+        self.n_users_with_hit = np.zeros(n_cutoffs, dtype=np.int64)
+        # Per item: how often it was ranked in each cutoff's "band" of ranks
+        # (previous cutoff, cutoff], summed over bands at the end; and the first
+        # band in which it was a hit (n_cutoffs: never).
+        self.band_counts = np.zeros((n_cutoffs, n_items), dtype=np.int32)
+        self.first_hit_band = np.full(n_items, n_cutoffs, dtype=np.int32)
+
+    def add(self, ranked: np.ndarray, test_rows: sp.csr_matrix) -> None:
+        """Add a block: ``ranked`` (int32 ``n x K``, -1 padded, K = min(largest cutoff, N))
+        and the same users' test rows."""
+        width = min(int(self.cutoffs[-1]), self.URM_test.shape[1])
+        if ranked.ndim != 2 or ranked.shape[1] != width:
+            raise ValueError(f"ranked must have {width} columns (largest cutoff or item count), got shape {ranked.shape}")
+        block = RankedBlock(ranked, test_rows, self.cutoffs)
+        self.n_users += ranked.shape[0]
+        for name, metric in _PER_USER.items():
+            self.sums[name] += metric(block).sum(axis=0)
+        self.sums["NOVELTY"] += novelty(block, self.item_popularity).sum(axis=0)
+        self.sums["AVERAGE_POPULARITY"] += average_popularity(block, self.item_popularity).sum(axis=0)
+        self.n_users_with_list += int(np.count_nonzero(block.valid[:, 0]))
+        self.n_users_with_hit += np.count_nonzero(block.n_hits > 0, axis=0)
+        band = np.broadcast_to(np.searchsorted(block.columns, np.arange(width)), ranked.shape)
+        np.add.at(self.band_counts, (band[block.valid], ranked[block.valid]), 1)
+        np.minimum.at(self.first_hit_band, ranked[block.hit], band[block.hit])
+
+    def results(self) -> dict[int, dict[str, float]]:
+        """``{cutoff: {metric: value}}``, metrics in ``METRICS`` order."""
+        if self.n_users == 0:
+            raise ValueError("no user was evaluated")
+        item_counts = np.cumsum(self.band_counts, axis=0, dtype=np.int64)
+        n_users_total = self.URM_test.shape[0]
+        constant = {"ITEMS_IN_GT": items_in_gt(self.URM_test), "USERS_IN_GT": users_in_gt(self.URM_test)}
+        results = {}
+        for index, cutoff in enumerate(self.cutoffs.tolist()):
+            values = {name: float(total[index] / self.n_users) for name, total in self.sums.items()}
+            counts = item_counts[index]
+            values.update(constant)
+            values["F1"] = f1(values["PRECISION"], values["RECALL"])
+            values["DIVERSITY_MEAN_INTER_LIST"] = diversity_mean_inter_list(counts, self.n_users, cutoff)
+            values["DIVERSITY_HERFINDAHL"] = diversity_herfindahl(counts)
+            values["COVERAGE_ITEM"] = coverage_item(counts)
+            values["COVERAGE_ITEM_HIT"] = coverage_item_hit(self.first_hit_band <= index)
+            values["COVERAGE_USER"] = coverage_user(self.n_users_with_list, n_users_total)
+            values["COVERAGE_USER_HIT"] = coverage_user_hit(int(self.n_users_with_hit[index]), n_users_total)
+            values["DIVERSITY_GINI"] = diversity_gini(counts)
+            values["SHANNON_ENTROPY"] = shannon_entropy(counts)
+            results[cutoff] = {name: values[name] for name in METRICS}
+        return results

@@ -1,0 +1,222 @@
+"""Top-k selection per score row by partial selection (no full sort), parallel over rows.
+
+Order: higher score first; equal scores by lower item id; NaN scores after every
+number (among themselves by lower item id). Each (score, item) pair is packed
+into one unsigned 64-bit key that sorts in exactly that order, so selection
+compares plain integers.
+
+Each row is read once, in item id order and in chunks. A chunk none of whose
+scores beats the threshold (the k-th best kept so far) is skipped; otherwise
+its items are appended to a per-thread buffer with a branch-free filter. When
+the buffer fills, the row's excluded items are dropped from it and a
+quickselect keeps the k best, raising the threshold: linear work whatever the
+order of the scores. The k survivors are heap-sorted at the end.
+"""
+
+import numpy as np
+
+from cython.parallel import prange, threadid
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy
+
+cdef enum:
+    _CHUNK = 32
+
+
+cdef inline uint64_t _key(float score, int item) noexcept nogil:
+    """Key whose unsigned order is the ranking order: score bits made monotonic
+    (NaN lowest, -0 as +0) in the high half, ``~item`` in the low half."""
+    cdef uint32_t bits
+    if score != score:
+        bits = 0
+    else:
+        score = score + <float> 0.0  # -0.0 becomes +0.0: equal scores get equal bits
+        memcpy(&bits, &score, 4)
+        bits ^= (-(bits >> 31)) | 0x80000000u
+    return ((<uint64_t> bits) << 32) | (0xFFFFFFFFu - <uint32_t> item)
+
+
+cdef inline float _key_score(uint64_t key) noexcept nogil:
+    """The score half of a key back as a float (NaN for the NaN key)."""
+    cdef uint32_t bits = <uint32_t> (key >> 32)
+    cdef float score
+    if bits == 0:
+        bits = 0x7FC00000u
+    elif bits & 0x80000000u:
+        bits ^= 0x80000000u
+    else:
+        bits = ~bits
+    memcpy(&score, &bits, 4)
+    return score
+
+
+cdef inline int _key_item(uint64_t key) noexcept nogil:
+    return <int> (0xFFFFFFFFu - <uint32_t> (key & 0xFFFFFFFFu))
+
+
+cdef inline bint _any_above(const float* scores, Py_ssize_t n, float threshold) noexcept nogil:
+    """True when one of the ``n`` scores is above ``threshold`` (branch-free, vectorisable)."""
+    cdef bint found = False
+    cdef Py_ssize_t offset
+    for offset in range(n):
+        found = found | (scores[offset] > threshold)
+    return found
+
+
+cdef void _select_nth(uint64_t* keys, Py_ssize_t size, Py_ssize_t nth) noexcept nogil:
+    """Quickselect: put the ``nth`` largest key (0-based) at ``nth``, larger ones before it."""
+    cdef Py_ssize_t low = 0, high = size - 1, middle, store, i
+    cdef uint64_t pivot, key
+    while low < high:
+        # Median of three moved to ``high`` as the pivot.
+        middle = low + (high - low) // 2
+        if keys[middle] > keys[low]:
+            keys[middle], keys[low] = keys[low], keys[middle]
+        if keys[high] > keys[low]:
+            keys[high], keys[low] = keys[low], keys[high]
+        if keys[middle] > keys[high]:
+            keys[middle], keys[high] = keys[high], keys[middle]
+        pivot = keys[high]
+        # Branch-free partition: keys above the pivot gather at the front.
+        store = low
+        for i in range(low, high):
+            key = keys[i]
+            keys[i] = keys[store]
+            keys[store] = key
+            store += key > pivot
+        keys[high] = keys[store]
+        keys[store] = pivot
+        if store == nth:
+            return
+        if nth < store:
+            high = store - 1
+        else:
+            low = store + 1
+
+
+cdef inline void _sift_down(uint64_t* keys, Py_ssize_t size, Py_ssize_t pos) noexcept nogil:
+    """Restore the smallest-at-root heap property below ``pos``."""
+    cdef uint64_t key = keys[pos]
+    cdef Py_ssize_t child
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and keys[child + 1] < keys[child]:
+            child += 1
+        if keys[child] >= key:
+            break
+        keys[pos] = keys[child]
+        pos = child
+    keys[pos] = key
+
+
+cdef void _sort_descending(uint64_t* keys, Py_ssize_t size) noexcept nogil:
+    """Heap sort, largest key first."""
+    cdef Py_ssize_t pos
+    for pos in range(size // 2 - 1, -1, -1):
+        _sift_down(keys, size, pos)
+    for pos in range(size - 1, 0, -1):
+        keys[0], keys[pos] = keys[pos], keys[0]
+        _sift_down(keys, pos, 0)
+
+
+cdef Py_ssize_t _drop_excluded(uint64_t* keys, Py_ssize_t fresh, Py_ssize_t size,
+                               const int* excluded, Py_ssize_t n_excluded, Py_ssize_t* next_excluded) noexcept nogil:
+    """Remove excluded items from ``keys[fresh:size]`` (item ids increasing); return the new size."""
+    cdef Py_ssize_t read, write = fresh
+    cdef int item
+    for read in range(fresh, size):
+        item = _key_item(keys[read])
+        while next_excluded[0] < n_excluded and excluded[next_excluded[0]] < item:
+            next_excluded[0] += 1
+        if next_excluded[0] < n_excluded and excluded[next_excluded[0]] == item:
+            continue
+        keys[write] = keys[read]
+        write += 1
+    return write
+
+
+cdef void _rank_row(const float* row, Py_ssize_t n_items, const int* excluded, Py_ssize_t n_excluded,
+                    uint64_t* keys, Py_ssize_t capacity, int* out, Py_ssize_t width) noexcept nogil:
+    """Write the row's ``width`` best non-excluded items into ``out``, best first, -1 padded.
+
+    ``excluded`` holds the row's excluded item ids in increasing order; ``keys``
+    has room for ``capacity + _CHUNK`` keys (``capacity`` > ``width``).
+    """
+    cdef Py_ssize_t size = 0, fresh = 0, next_excluded = 0, item = 0, chunk_stop, position
+    cdef bint full = False
+    cdef float score, threshold = 0
+    while item < n_items:
+        chunk_stop = item + _CHUNK if item + _CHUNK < n_items else n_items
+        if not full:
+            for item in range(item, chunk_stop):
+                keys[size] = _key(row[item], <int> item)
+                size += 1
+        elif threshold == threshold:
+            # Later items have higher ids: they beat the kept k-th best only
+            # with a strictly higher score.
+            if _any_above(row + item, chunk_stop - item, threshold):
+                for item in range(item, chunk_stop):
+                    score = row[item]
+                    keys[size] = _key(score, <int> item)
+                    size += score > threshold
+        else:
+            # The kept k-th best is NaN: any number beats it, a later NaN does not.
+            for item in range(item, chunk_stop):
+                score = row[item]
+                if score == score:
+                    keys[size] = _key(score, <int> item)
+                    size += 1
+        item = chunk_stop
+        if size >= capacity:
+            size = _drop_excluded(keys, fresh, size, excluded, n_excluded, &next_excluded)
+            if size > width:
+                _select_nth(keys, size, width - 1)
+                size = width
+                threshold = _key_score(keys[width - 1])
+                full = True
+            fresh = size
+    size = _drop_excluded(keys, fresh, size, excluded, n_excluded, &next_excluded)
+    if size > width:
+        _select_nth(keys, size, width - 1)
+        size = width
+    _sort_descending(keys, size)
+    for position in range(size):
+        out[position] = _key_item(keys[position])
+    for position in range(size, width):
+        out[position] = -1
+
+
+def top_k_rows(const float[:, ::1] scores, const long long[::1] excluded_indptr,
+               const int[::1] excluded_indices, int[:, ::1] out, int n_threads):
+    """Fill ``out`` (rows x width) with each row's best items, best first, -1 padded.
+
+    Row ``r`` skips ``excluded_indices[excluded_indptr[r]:excluded_indptr[r + 1]]``
+    (sorted ascending); ``excluded_indptr`` is empty when nothing is excluded.
+    """
+    cdef Py_ssize_t n_rows = scores.shape[0], n_items = scores.shape[1], width = out.shape[1]
+    cdef Py_ssize_t capacity = 4 * width if width > 64 else 256
+    cdef Py_ssize_t r, start, stop
+    cdef bint has_excluded = excluded_indptr.shape[0] > 0
+    cdef const int* excluded = NULL
+    if n_rows == 0 or width == 0:
+        return
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+    if n_items >= 2**31:
+        raise ValueError(f"at most 2**31 - 1 items are supported, got {n_items}")
+    if has_excluded and excluded_indptr.shape[0] != n_rows + 1:
+        raise ValueError(f"excluded_indptr has {excluded_indptr.shape[0]} entries, expected {n_rows + 1}")
+    if excluded_indices.shape[0] > 0:
+        excluded = &excluded_indices[0]
+    cdef uint64_t[:, ::1] keys = np.empty((n_threads, capacity + _CHUNK), dtype=np.uint64)
+    with nogil:
+        for r in prange(n_rows, num_threads=n_threads, schedule="static"):
+            start = 0
+            stop = 0
+            if has_excluded:
+                start = excluded_indptr[r]
+                stop = excluded_indptr[r + 1]
+            _rank_row(&scores[r, 0], n_items, excluded + start, stop - start,
+                      &keys[threadid(), 0], capacity, &out[r, 0], width)
