@@ -3,10 +3,13 @@
 The zip is rewritten atomically after every sample (temporary file, then
 rename), so whatever stops a run leaves the last finished state readable.
 Reading never extracts anything: only the ``metadata.json`` member is parsed.
+``metadata.json`` is strict JSON: an undefined value (NaN, e.g. a diversity over
+one user) is written as ``null``.
 """
 
 import io
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -30,9 +33,21 @@ def write_result_zip(path, metadata: dict, log_text: str = "") -> None:
         raise ValueError(f"status must be one of {STATUSES}, got {metadata.get('status')!r}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=1, sort_keys=True, allow_nan=True))
+        archive.writestr(METADATA_MEMBER, json.dumps(_finite_or_null(metadata), indent=1,
+                                                     allow_nan=False))
         archive.writestr(LOG_MEMBER, log_text)
     write_bytes_atomic(path, buffer.getvalue())
+
+
+def _finite_or_null(value):
+    """A copy of ``value`` with NaN and infinities replaced by ``None`` (strict JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 def read_result_metadata(path) -> dict:
