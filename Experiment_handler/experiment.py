@@ -88,7 +88,7 @@ class ExperimentLog:
         self.path = path
 
     def write(self, message: str) -> None:
-        stamp = dt.datetime.now().strftime("%H:%M:%S")
+        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(f"{stamp} {message}\n")
 
@@ -179,8 +179,8 @@ def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dic
             write_result_zip(config.result_zip, metadata, log.text())
     metadata["status"] = "complete"
     metadata.pop("error")
-    write_result_zip(config.result_zip, metadata, log.text())
     log.write("search complete")
+    write_result_zip(config.result_zip, metadata, log.text())
     return metadata
 
 

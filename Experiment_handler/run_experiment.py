@@ -20,6 +20,7 @@ from pathlib import Path
 
 from Data_manager.cli_errors import CommandLineError, UsageError, run_cli
 from Data_manager.datasets import UnknownDataset, canonical_dataset_name
+from Data_manager.metafeatures import load_or_compute_metafeatures
 from Data_manager.split_format import DataSplit, SplitFormatError, load_split, split_checksum
 from Data_manager.splitters import UnknownSplitter, get_splitter
 from Experiment_handler.experiment import ExperimentConfig, describe_exception, finish_interrupted, run_search
@@ -104,19 +105,12 @@ def _child(config: ExperimentConfig, split: DataSplit) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
-        run_search(config, split, dataset_features_of(config))
+        run_search(config, split, load_or_compute_metafeatures(config.split_dir))
     except Exception as error:
         finish_interrupted(config, "error", describe_exception(error))
         sys.stderr.write(f"error: {describe_exception(error)}\n")
         os._exit(1)
     os._exit(0)
-
-
-def dataset_features_of(config: ExperimentConfig) -> dict:
-    """The split's meta-features (computed once per split folder and cached there)."""
-    from Data_manager.metafeatures import load_or_compute_metafeatures
-
-    return load_or_compute_metafeatures(config.split_dir)
 
 
 def _kill_group(process: multiprocessing.Process) -> None:

@@ -30,11 +30,20 @@ def memory_limit_bytes() -> int:
     return limit
 
 
+def format_bytes(count: float) -> str:
+    """``count`` bytes in the largest binary unit that keeps it at least 1 (``1.5 GiB``)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024:
+            return f"{count:.3g} {unit}"
+        count /= 1024
+    return f"{count:.3g} TiB"
+
+
 def check_memory_estimate(name: str, estimated_bytes: int) -> None:
     """Raise ``MemoryEstimateExceeded`` when ``estimated_bytes`` is above the budget."""
     limit = memory_limit_bytes()
     if estimated_bytes > limit:
         raise MemoryEstimateExceeded(
-            f"{name} needs an estimated {estimated_bytes / 2**30:.2f} GiB, "
-            f"above the memory budget of {limit / 2**30:.2f} GiB (RECZILLA_MEMORY_LIMIT)"
+            f"{name} needs an estimated {format_bytes(estimated_bytes)}, "
+            f"above the memory budget of {format_bytes(limit)} (RECZILLA_MEMORY_LIMIT)"
         )

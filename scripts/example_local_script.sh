@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# A batch of experiments: every algorithm of ALGORITHMS on every dataset of DATASETS, on this
+# machine (RECZILLA_BACKEND=local, the default: at most MAX_PARALLEL at once) or one GCE instance
+# each (RECZILLA_BACKEND=gcloud; settings in utils.sh).
+#
+#   bash scripts/example_local_script.sh
+#   ALGORITHMS="TopPop Random" DATASETS=SyntheticSmall NUM_SAMPLES=2 bash scripts/example_local_script.sh
+#
+# Built-in datasets (Synthetic*) missing from the bucket are split and put there first; other
+# datasets must already be there (Data_manager.create_all_data_splits, then copy).
+# One log per experiment in LOG_DIR (copied to <bucket>/inbox/logs/ at the end); results go to
+# <bucket>/inbox/. An experiment is identified by its name,
+#   <EXPERIMENT_BASE>_<dataset>_<SPLIT_TYPE>_<algorithm>_seeds<ALG_SEED>-<PARAM_SEED>_n<NUM_SAMPLES>,
+# and skipped when <bucket>/inbox/done/<name>.done exists (written with its result zip): running
+# the batch again runs only what is missing (delete the .done file to run one again). The
+# meta-dataset table is then rebuilt from the inbox (Experiment_handler.process_inbox).
+# Exit status: 0 when every experiment succeeded, 1 otherwise; Ctrl-C stops every experiment
+# (and deletes every instance) before exiting.
+#
+# Fixed flaws of the reference batch scripts (run_all_experiments.sh and its copies): experiments
+# were named by list position (editing a list renamed them); `mkdir logs` failed on a second run;
+# one more job than MAX_PROCESSES ran; every instance was deleted twice; no progress, no summary,
+# no way to resume a batch.
+set -euo pipefail
+
+# ---- The batch: edit the defaults here, or set the variables in the environment. ----
+ALGORITHMS=${ALGORITHMS:-"TopPop GlobalEffects Random ItemKNNCF_cosine P3alphaRecommender"}
+DATASETS=${DATASETS:-"SyntheticSmall Synthetic"}
+SPLIT_TYPE=${SPLIT_TYPE:-DataSplitter_leave_k_out_last}
+ALG_SEED=${ALG_SEED:-0}
+PARAM_SEED=${PARAM_SEED:-0}
+NUM_SAMPLES=${NUM_SAMPLES:-5}         # hyperparameter samples per experiment, the default included
+TIME_LIMIT=${TIME_LIMIT:-3600}        # seconds per experiment
+EXPERIMENT_BASE=${EXPERIMENT_BASE:-example}
+INSTANCE_BASE=${INSTANCE_BASE:-reczilla}          # gcloud: instances are <base>-<date>-<i>-<j>
+WORK_DIR=${WORK_DIR:-$PWD/reczilla-work}          # local scratch: built-in datasets, running experiments
+LOG_DIR=${LOG_DIR:-$WORK_DIR/logs}
+META_DATASET=${META_DATASET:-$WORK_DIR/meta_dataset}  # process_inbox writes META_DATASET.csv
+# MAX_PARALLEL: experiments at once [local: number of cores; gcloud: 10]. Each local experiment
+# gets RECZILLA_THREADS = cores / MAX_PARALLEL threads (at least 1) unless RECZILLA_THREADS is set.
+
+SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$SCRIPTS_DIR")
+# shellcheck source=scripts/utils.sh
+source "$SCRIPTS_DIR/utils.sh"
+
+die() {
+  reczilla_error "$*"
+  exit 2
+}
+
+read -r -a algorithms <<<"$ALGORITHMS"
+read -r -a datasets <<<"$DATASETS"
+((${#algorithms[@]} > 0)) || die "ALGORITHMS is empty"
+((${#datasets[@]} > 0)) || die "DATASETS is empty"
+for var in ALG_SEED PARAM_SEED NUM_SAMPLES TIME_LIMIT; do
+  [[ ${!var} =~ ^[0-9]+$ ]] || die "$var must be a whole number, not '${!var}'"
+done
+for name in "${algorithms[@]}" "${datasets[@]}" "$SPLIT_TYPE" "$EXPERIMENT_BASE"; do
+  # they make up experiment and log file names
+  [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "'$name': names may hold only letters, digits and . _ -"
+done
+cores=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
+case $RECZILLA_BACKEND in
+  local)
+    MAX_PARALLEL=${MAX_PARALLEL:-$cores}
+    mkdir -p -- "$RECZILLA_BUCKET"
+    RECZILLA_BUCKET=$(cd -- "$RECZILLA_BUCKET" && pwd) # the paths in ARGS are absolute
+    ;;
+  gcloud)
+    MAX_PARALLEL=${MAX_PARALLEL:-10}
+    [[ $INSTANCE_BASE =~ ^[a-z][-a-z0-9]{0,30}$ ]] || die "INSTANCE_BASE must be lowercase letters, digits and hyphens, starting with a letter (at most 31)"
+    ;;
+  *) die "RECZILLA_BACKEND must be local or gcloud, not '$RECZILLA_BACKEND'" ;;
+esac
+[[ $MAX_PARALLEL =~ ^[1-9][0-9]*$ ]] || die "MAX_PARALLEL must be a positive whole number, not '$MAX_PARALLEL'"
+if [[ $RECZILLA_BACKEND == local ]]; then
+  export RECZILLA_THREADS=${RECZILLA_THREADS:-$((cores / MAX_PARALLEL > 0 ? cores / MAX_PARALLEL : 1))}
+fi
+mkdir -p -- "$WORK_DIR" "$LOG_DIR"
+WORK_DIR=$(cd -- "$WORK_DIR" && pwd)
+python=${RECZILLA_PYTHON:-python3}
+stamp=$(date +%m%d%y-%H%M%S)
+
+# shellcheck disable=SC2317  # run by the traps below
+on_signal() {
+  trap '' HUP INT TERM
+  echo "interrupted"
+  batch_stop
+  sync_logs "$LOG_DIR" || true
+  batch_summary
+  exit "$1"
+}
+trap 'on_signal 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+echo "backend $RECZILLA_BACKEND, bucket $RECZILLA_BUCKET, at most $MAX_PARALLEL experiments at once${RECZILLA_THREADS:+ (RECZILLA_THREADS=$RECZILLA_THREADS each)}"
+echo "${#algorithms[@]} algorithms x ${#datasets[@]} datasets, $SPLIT_TYPE, $NUM_SAMPLES samples, time limit ${TIME_LIMIT}s, logs in $LOG_DIR"
+
+# ---- Splits: put the missing built-in ones in the bucket; any other missing one is an error. ----
+builtin=() missing=()
+for dataset in "${datasets[@]}"; do
+  bucket_exists "$(split_path "$dataset" "$SPLIT_TYPE")/split.json" && continue
+  case $dataset in
+    Synthetic*) builtin+=("$dataset") ;;
+    *) missing+=("$dataset") ;;
+  esac
+done
+if ((${#missing[@]} > 0)); then
+  die "no $SPLIT_TYPE split in $RECZILLA_BUCKET/dataset-splits/$RECZILLA_SPLITS_VERSION/ for: ${missing[*]}." \
+    "Write it with: python -m Data_manager.create_all_data_splits --data-dir DATA --splits-dir SPLITS --datasets ${missing[*]}" \
+    "then copy SPLITS/* there."
+fi
+if ((${#builtin[@]} > 0)); then
+  echo "putting the $SPLIT_TYPE splits of ${builtin[*]} in the bucket"
+  PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Data_manager.create_all_data_splits \
+    --data-dir "$WORK_DIR/datasets" --splits-dir "$WORK_DIR/splits" --datasets "${builtin[@]}" --splitters "$SPLIT_TYPE"
+  for dataset in "${builtin[@]}"; do
+    bucket_put_folder "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" "$(split_path "$dataset" "$SPLIT_TYPE")"
+  done
+fi
+
+# ---- Experiments. ----
+# shellcheck disable=SC2317  # run by batch_submit
+run_and_clean() {
+  # run_and_clean FOLDER COMMAND...: runs COMMAND, then removes FOLDER (its split copy and
+  # result) when it succeeded; a failed experiment keeps it, to resume.
+  local folder=$1
+  shift
+  "$@" && rm -rf -- "$folder"
+}
+
+declare -A finished=()
+while IFS= read -r marker; do finished[$marker]=1; done < <(bucket_list "$RECZILLA_BUCKET/inbox/done")
+skipped=0
+for i in "${!algorithms[@]}"; do
+  for j in "${!datasets[@]}"; do
+    alg=${algorithms[i]} dataset=${datasets[j]}
+    name=${EXPERIMENT_BASE}_${dataset}_${SPLIT_TYPE}_${alg}_seeds${ALG_SEED}-${PARAM_SEED}_n${NUM_SAMPLES}
+    if [[ -n ${finished[$(done_marker_name "$name")]:-} ]]; then
+      echo "skipped $name: its result is in the inbox"
+      skipped=$((skipped + 1))
+      continue
+    fi
+    split=$(split_path "$dataset" "$SPLIT_TYPE")
+    if [[ $RECZILLA_BACKEND == local ]]; then
+      folder=$WORK_DIR/experiments/$name
+    else
+      folder=$RECZILLA_GCE_WORK_DIR
+    fi
+    args=$(quote_args "$TIME_LIMIT" "$dataset" "$SPLIT_TYPE" "$alg" "$folder/split" "$ALG_SEED" "$PARAM_SEED" \
+      "$NUM_SAMPLES" "$folder/result" "$name" "$split")
+    log=$LOG_DIR/${name}_$stamp.log
+    if [[ $RECZILLA_BACKEND == local ]]; then
+      batch_submit "$name" "$log" run_and_clean "$folder" run_experiment "$args" "$split" "local-$i-$j"
+    else
+      batch_submit "$name" "$log" run_experiment "$args" "$split" "$INSTANCE_BASE-$stamp-$i-$j"
+    fi
+  done
+done
+
+status=0
+batch_wait || status=1
+sync_logs "$LOG_DIR" || status=1
+echo
+batch_summary
+echo "skipped $skipped experiments already in the inbox"
+inbox=$RECZILLA_BUCKET/inbox
+echo "inbox: $inbox ($(bucket_list "$inbox" | grep -c '^result_.*\.zip$' || true) result zips), logs in $inbox/logs"
+if [[ -f $REPO_DIR/Experiment_handler/process_inbox.py ]]; then
+  mkdir -p -- "$(dirname -- "$META_DATASET")"
+  if PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Experiment_handler.process_inbox "$inbox" "$META_DATASET"; then
+    echo "meta-dataset: $META_DATASET.csv"
+  else
+    status=1
+  fi
+fi
+exit "$status"

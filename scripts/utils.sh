@@ -1,0 +1,441 @@
+# shellcheck shell=bash
+# Functions for running batches of RecZilla experiments, on this machine or on Google Compute
+# Engine. Load them with `source scripts/utils.sh`: sourcing only defines functions and fills in
+# the settings below that the environment leaves unset.
+#
+# Settings (environment variables, default in brackets):
+#   RECZILLA_BACKEND             local | gcloud [local]. local: the "instance" is a worker process
+#                                on this machine and the bucket a folder; gcloud: a GCE instance
+#                                per experiment and a Cloud Storage bucket.
+#   RECZILLA_BUCKET              [local: ./reczilla-bucket; gcloud: gs://reczilla-results]
+#                                holds dataset-splits/<version>/<Dataset>/<Splitter>/ and
+#                                inbox/ (result_*.zip, logs/, done/).
+#   RECZILLA_SPLITS_VERSION      the <version> folder of the splits [splits-v1]
+#   RECZILLA_GCE_PROJECT         [research-collab-naszilla]  (the reference's project)
+#   RECZILLA_GCE_ZONE            [us-central1-a]
+#   RECZILLA_GCE_IMAGE_FAMILY    image family holding the environment [reczilla]
+#   RECZILLA_GCE_MACHINE_TYPE    [n1-highmem-2]
+#   RECZILLA_GCE_GPU_MACHINE_TYPE, RECZILLA_GCE_ACCELERATOR   for run_experiment_GPU
+#                                [n1-highmem-16; type=nvidia-tesla-t4,count=1]
+#   RECZILLA_GCE_SERVICE_ACCOUNT [default-compute-instance@<project>.iam.gserviceaccount.com]
+#   RECZILLA_GCE_SCOPES          [https://www.googleapis.com/auth/devstorage.read_write]
+#   RECZILLA_GCE_REPO_DIR        this repository on the image [/home/shared/reczilla]
+#   RECZILLA_GCE_WORK_DIR        the instance's folder for the split and the result [/home/shared]
+#   RECZILLA_GCE_ACTIVATE, RECZILLA_GCE_CONDA_ENV   the environment activated on the instance
+#                                [/home/shared/miniconda3/bin/activate; reczilla] (empty: none)
+#   RECZILLA_GCE_CREATE_TRIES, RECZILLA_GCE_SSH_TRIES   [5; 2]
+#   RECZILLA_GCE_CREATE_RETRY_WAIT, RECZILLA_GCE_SSH_RETRY_WAIT, RECZILLA_GCE_SSH_WAIT
+#                                seconds before a new create, a new ssh, the first ssh [5; 30; 10]
+#
+# Fixed flaws of the reference scripts/utils.sh (naszilla/reczilla):
+# - project, zone, bucket, service account and machine type were hard-coded;
+# - ARGS was pasted inside double quotes into `gcloud compute ssh --command`, so `$(...)`, backticks
+#   or a quote in an argument ran on the instance: every value is now single-quoted (quote_args:
+#   the equivalent of printf %q that any login shell reads, where %q may write bash-only $'...');
+# - instance deletion: the RETURN trap leaked into the caller, Ctrl-C and TERM left the instance
+#   running, a failed ssh deleted it twice and the batch's EXIT trap a third time; now the worker
+#   deletes it exactly once, on every exit path;
+# - delete_instances received an array's name and deleted an instance called "instance_list";
+# - wait_until_processes_finish N let N + 1 jobs run; failed attempts were numbered n + 1;
+# - `printf Y | gcloud ... delete` is `--quiet`; ssh no longer forwards your SSH agent (-A).
+
+RECZILLA_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+: "${RECZILLA_BACKEND:=local}"
+if [[ $RECZILLA_BACKEND == gcloud ]]; then
+  : "${RECZILLA_BUCKET:=gs://reczilla-results}"
+else
+  : "${RECZILLA_BUCKET:=$PWD/reczilla-bucket}"
+fi
+: "${RECZILLA_SPLITS_VERSION:=splits-v1}"
+: "${RECZILLA_GCE_PROJECT:=research-collab-naszilla}"
+: "${RECZILLA_GCE_ZONE:=us-central1-a}"
+: "${RECZILLA_GCE_IMAGE_FAMILY:=reczilla}"
+: "${RECZILLA_GCE_MACHINE_TYPE:=n1-highmem-2}"
+: "${RECZILLA_GCE_GPU_MACHINE_TYPE:=n1-highmem-16}"
+: "${RECZILLA_GCE_ACCELERATOR:=type=nvidia-tesla-t4,count=1}"
+: "${RECZILLA_GCE_SERVICE_ACCOUNT:=default-compute-instance@$RECZILLA_GCE_PROJECT.iam.gserviceaccount.com}"
+: "${RECZILLA_GCE_SCOPES:=https://www.googleapis.com/auth/devstorage.read_write}"
+: "${RECZILLA_GCE_REPO_DIR:=/home/shared/reczilla}"
+: "${RECZILLA_GCE_WORK_DIR:=/home/shared}"
+: "${RECZILLA_GCE_ACTIVATE=/home/shared/miniconda3/bin/activate}"
+: "${RECZILLA_GCE_CONDA_ENV=reczilla}"
+: "${RECZILLA_GCE_CREATE_TRIES:=5}"
+: "${RECZILLA_GCE_SSH_TRIES:=2}"
+: "${RECZILLA_GCE_CREATE_RETRY_WAIT:=5}"
+: "${RECZILLA_GCE_SSH_RETRY_WAIT:=30}"
+: "${RECZILLA_GCE_SSH_WAIT:=10}"
+
+# The reference RecZilla lists (neural algorithms not ported yet).
+RECZILLA_ALGORITHMS=(
+  ItemKNNCF_asymmetric ItemKNNCF_tversky ItemKNNCF_euclidean ItemKNNCF_cosine ItemKNNCF_jaccard ItemKNNCF_dice
+  UserKNNCF_asymmetric UserKNNCF_tversky UserKNNCF_euclidean UserKNNCF_cosine UserKNNCF_jaccard UserKNNCF_dice
+  TopPop GlobalEffects Random P3alphaRecommender RP3betaRecommender
+  MatrixFactorization_FunkSVD_Cython MatrixFactorization_AsySVD_Cython MatrixFactorization_BPR_Cython
+  IALSRecommender PureSVDRecommender NMFRecommender SLIM_BPR_Cython SLIMElasticNetRecommender
+  EASE_R_Recommender CoClustering SlopeOne
+)
+RECZILLA_DATASETS=(
+  Anime BookCrossing CiaoDVD Dating Epinions FilmTrust Frappe GoogleLocalReviews Gowalla Jester2 LastFM
+  MarketBiasAmazon MarketBiasModCloth MovieTweetings Movielens100K Movielens10M Movielens1M Movielens20M
+  MovielensHetrec2011 NetflixPrize Recipes Wikilens
+)
+
+random_alg() {
+  # Prints a random name of RECZILLA_ALGORITHMS.
+  printf '%s\n' "${RECZILLA_ALGORITHMS[RANDOM % ${#RECZILLA_ALGORITHMS[@]}]}"
+}
+
+random_dataset() {
+  # Prints a random name of RECZILLA_DATASETS.
+  printf '%s\n' "${RECZILLA_DATASETS[RANDOM % ${#RECZILLA_DATASETS[@]}]}"
+}
+
+reczilla_error() {
+  printf 'error: %s\n' "$*" >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+# Children that stop with their parent. A shell waiting for a foreground child runs its traps
+# only once the child ends, and background children of a script ignore Ctrl-C: so long commands
+# run in the background, and a signal is passed on to them as TERM. The handler itself never
+# waits (bash can hang in a `wait` inside a trap that interrupted a `wait`): run_child does.
+
+_reczilla_child=""
+_reczilla_signal=0
+
+run_child() {
+  # Runs "$@" as a child and returns its exit status; after a signal (trap_signals), waits for
+  # the child to end, then exits 128 + the signal's number.
+  "$@" &
+  _reczilla_child=$!
+  local status
+  while :; do
+    status=0
+    wait "$_reczilla_child" || status=$?
+    if ((_reczilla_signal == 0)) || ! kill -0 "$_reczilla_child" 2>/dev/null; then break; fi
+  done
+  _reczilla_child=""
+  if ((_reczilla_signal != 0)); then exit "$_reczilla_signal"; fi
+  return "$status"
+}
+
+trap_signals() {
+  # On HUP, INT or TERM: stop the running child (see run_child), or exit now when none runs.
+  trap '_reczilla_on_signal 129' HUP
+  trap '_reczilla_on_signal 130' INT
+  trap '_reczilla_on_signal 143' TERM
+}
+
+_reczilla_on_signal() {
+  # Only the first signal counts: a later one must not cut the cleanup short (EXIT traps).
+  if ((_reczilla_signal != 0)); then return; fi
+  _reczilla_signal=$1
+  if [[ -z $_reczilla_child ]]; then exit "$_reczilla_signal"; fi
+  kill -TERM "$_reczilla_child" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Buckets: a gs:// path goes through gsutil, anything else is a local folder.
+
+bucket_exists() {
+  # bucket_exists PATH: succeeds when the file PATH exists.
+  if [[ $1 == gs://* ]]; then gsutil -q stat "$1"; else [[ -e $1 ]]; fi
+}
+
+bucket_get_files() {
+  # bucket_get_files SRC_FOLDER DEST_FOLDER: copies the files of SRC_FOLDER into DEST_FOLDER.
+  if [[ $1 == gs://* ]]; then
+    gsutil -m cp "$1/*" "$2/"
+  elif [[ -d $1 ]]; then
+    cp -- "$1"/* "$2/"
+  else
+    reczilla_error "no such folder: $1"
+    return 1
+  fi
+}
+
+bucket_list() {
+  # bucket_list FOLDER: the names of the files in FOLDER, one a line (none when it is missing).
+  if [[ $1 == gs://* ]]; then
+    gsutil ls "$1/" 2>/dev/null | sed 's#.*/##' || true
+  elif [[ -d $1 ]]; then
+    ls -A -- "$1"
+  fi
+}
+
+bucket_put() {
+  # bucket_put FILE DEST_PATH: copies FILE to DEST_PATH (locally through a temporary name, so a
+  # reader never sees half a file).
+  if [[ $2 == gs://* ]]; then
+    gsutil -q cp "$1" "$2"
+  else
+    mkdir -p -- "$(dirname -- "$2")" && cp -- "$1" "$2.tmp$$" && mv -f -- "$2.tmp$$" "$2"
+  fi
+}
+
+bucket_put_folder() {
+  # bucket_put_folder FOLDER DEST_FOLDER: copies the files of FOLDER, split.json last (a split
+  # with a split.json is complete).
+  local file
+  for file in "$1"/*; do
+    if [[ -f $file && ${file##*/} != split.json ]]; then bucket_put "$file" "$2/${file##*/}" || return; fi
+  done
+  if [[ -f $1/split.json ]]; then bucket_put "$1/split.json" "$2/split.json"; fi
+}
+
+split_path() {
+  # split_path DATASET SPLITTER: the split's folder in the bucket.
+  printf '%s/dataset-splits/%s/%s/%s\n' "$RECZILLA_BUCKET" "$RECZILLA_SPLITS_VERSION" "$1" "$2"
+}
+
+done_marker_name() {
+  # done_marker_name EXPERIMENT_NAME: the name of the file, in <inbox>/done/, saying that this
+  # experiment's result is in the inbox: <name>.done, bytes other than A-Z a-z 0-9 . _ - as %XX;
+  # past 200 bytes, the first 150 and 16 hex digits of the name's SHA-256.
+  local LC_ALL=C
+  local name=$1 encoded="" char i
+  for ((i = 0; i < ${#name}; i++)); do
+    char=${name:i:1}
+    case $char in
+      [A-Za-z0-9._-]) encoded+=$char ;;
+      *) printf -v char '%%%02X' "'$char"; encoded+=$char ;;
+    esac
+  done
+  if ((${#encoded} > 200)); then
+    encoded=${encoded:0:150}-$(printf '%s' "$name" | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
+  fi
+  printf '%s.done\n' "$encoded"
+}
+
+sync_logs() {
+  # sync_logs LOG_FOLDER: copies the batch's log files to <bucket>/inbox/logs/.
+  if [[ $RECZILLA_BUCKET == gs://* ]]; then
+    gsutil -m -q rsync "$1" "$RECZILLA_BUCKET/inbox/logs"
+  else
+    local file
+    for file in "$1"/*; do
+      if [[ -f $file ]]; then bucket_put "$file" "$RECZILLA_BUCKET/inbox/logs/${file##*/}" || return; fi
+    done
+  fi
+}
+
+quote_args() {
+  # quote_args ARG...: the arguments as POSIX shell words, each one in single quotes: one ARGS
+  # string that run_experiment_on_instance.sh splits back into exactly these arguments, whatever
+  # they hold, or values that a shell reads back verbatim.
+  local arg out=""
+  for arg in "$@"; do
+    out+="'${arg//\'/\'\\\'\'}' "
+  done
+  printf '%s\n' "${out% }"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Experiments.
+
+run_experiment() {
+  # run_experiment ARGS_STR SPLIT_PATH INSTANCE_NAME
+  #   ARGS_STR: the 11 arguments of Experiment_handler.run_experiment (see quote_args);
+  #   SPLIT_PATH: the split's folder in the bucket; INSTANCE_NAME: the GCE instance to create
+  #   (local backend: the worker's name in the log). Returns the experiment's exit status.
+  _reczilla_check_run_args "$@" || return 2
+  case $RECZILLA_BACKEND in
+    local) _run_local "$@" ;;
+    gcloud) _run_on_gce "$@" --machine-type="$RECZILLA_GCE_MACHINE_TYPE" ;;
+    *) reczilla_error "RECZILLA_BACKEND must be local or gcloud, not '$RECZILLA_BACKEND'"; return 2 ;;
+  esac
+}
+
+run_experiment_GPU() {
+  # Same as run_experiment, on a GPU instance (the local backend runs it as run_experiment).
+  _reczilla_check_run_args "$@" || return 2
+  case $RECZILLA_BACKEND in
+    local) _run_local "$@" ;;
+    gcloud)
+      _run_on_gce "$@" --machine-type="$RECZILLA_GCE_GPU_MACHINE_TYPE" \
+        --accelerator="$RECZILLA_GCE_ACCELERATOR" --maintenance-policy=TERMINATE
+      ;;
+    *) reczilla_error "RECZILLA_BACKEND must be local or gcloud, not '$RECZILLA_BACKEND'"; return 2 ;;
+  esac
+}
+
+_reczilla_check_run_args() {
+  if (($# != 3)) || [[ -z $1 || -z $2 || -z $3 ]]; then
+    reczilla_error "usage: run_experiment ARGS_STR SPLIT_PATH INSTANCE_NAME (three non-empty arguments, got $#)"
+    return 2
+  fi
+}
+
+_run_local() (
+  # The local "instance": run_experiment_on_instance.sh in a worker process.
+  trap_signals
+  echo "run_experiment: local worker $3, split $2"
+  ARGS=$1 SPLIT_PATH_ON_BUCKET=$2 RECZILLA_INBOX=$RECZILLA_BUCKET/inbox \
+    run_child bash "$RECZILLA_SCRIPTS_DIR/run_experiment_on_instance.sh"
+)
+
+_run_on_gce() {
+  # _run_on_gce ARGS_STR SPLIT_PATH INSTANCE_NAME CREATE_FLAG...: the worker runs in a subshell,
+  # so that its traps, exits and variables stay there.
+  (_gce_worker "$@")
+}
+
+_gce_worker() {
+  # The EXIT trap deletes the instance once a create has been tried (a failed create may still
+  # leave an instance behind).
+  _gce_instance=""
+  _gce_where=(--project="$RECZILLA_GCE_PROJECT" --zone="$RECZILLA_GCE_ZONE")
+  trap _gce_delete_instance EXIT
+  trap_signals
+  local args_str=$1 split=$2 instance=$3 attempt remote
+  shift 3
+  printf -v remote 'export ARGS=%s SPLIT_PATH_ON_BUCKET=%s RECZILLA_INBOX=%s RECZILLA_ACTIVATE=%s RECZILLA_CONDA_ENV=%s && bash %s' \
+    "$(quote_args "$args_str")" "$(quote_args "$split")" "$(quote_args "$RECZILLA_BUCKET/inbox")" \
+    "$(quote_args "$RECZILLA_GCE_ACTIVATE")" "$(quote_args "$RECZILLA_GCE_CONDA_ENV")" \
+    "$(quote_args "$RECZILLA_GCE_REPO_DIR/scripts/run_experiment_on_instance.sh")"
+  echo "run_experiment: instance $instance, split $split"
+  echo "run_experiment: ARGS $args_str"
+
+  for ((attempt = 1; ; attempt++)); do
+    _gce_instance=$instance
+    if run_child gcloud compute instances create "$instance" "${_gce_where[@]}" \
+      --image-family="$RECZILLA_GCE_IMAGE_FAMILY" --service-account="$RECZILLA_GCE_SERVICE_ACCOUNT" \
+      --scopes="$RECZILLA_GCE_SCOPES" "$@"; then
+      break
+    fi
+    echo "run_experiment: creating $instance failed (attempt $attempt of $RECZILLA_GCE_CREATE_TRIES)" >&2
+    if ((attempt >= RECZILLA_GCE_CREATE_TRIES)); then
+      echo "run_experiment: too many create attempts, giving up" >&2
+      exit 1
+    fi
+    run_child sleep "$RECZILLA_GCE_CREATE_RETRY_WAIT"
+  done
+  echo "run_experiment: created $instance"
+  run_child sleep "$RECZILLA_GCE_SSH_WAIT"
+
+  for ((attempt = 1; ; attempt++)); do
+    if run_child gcloud compute ssh "$instance" "${_gce_where[@]}" --command="$remote"; then
+      echo "run_experiment: experiment finished on $instance"
+      exit 0
+    fi
+    echo "run_experiment: the experiment failed on $instance (attempt $attempt of $RECZILLA_GCE_SSH_TRIES)" >&2
+    if ((attempt >= RECZILLA_GCE_SSH_TRIES)); then
+      echo "run_experiment: too many ssh attempts, giving up" >&2
+      exit 1
+    fi
+    run_child sleep "$RECZILLA_GCE_SSH_RETRY_WAIT"
+  done
+}
+
+_gce_delete_instance() {
+  # EXIT trap of _gce_worker: signals are ignored from here on (by gcloud too), so a second
+  # Ctrl-C cannot interrupt the deletion.
+  trap '' HUP INT TERM
+  if [[ -n $_gce_instance ]]; then
+    echo "run_experiment: deleting instance $_gce_instance"
+    gcloud compute instances delete "$_gce_instance" "${_gce_where[@]}" --quiet ||
+      reczilla_error "could not delete instance $_gce_instance: delete it with" \
+        "gcloud compute instances delete $_gce_instance ${_gce_where[*]}"
+    _gce_instance=""
+  fi
+}
+
+delete_instances() {
+  # delete_instances NAME...: deletes these GCE instances (by hand: run_experiment already
+  # deletes its own instance).
+  local name
+  for name in "$@"; do
+    echo "deleting instance $name"
+    gcloud compute instances delete "$name" --project="$RECZILLA_GCE_PROJECT" --zone="$RECZILLA_GCE_ZONE" --quiet ||
+      reczilla_error "could not delete instance $name"
+  done
+}
+
+wait_until_processes_finish() {
+  # wait_until_processes_finish N: waits until at most N background jobs of this shell run.
+  local seconds=0
+  while (($(jobs -rp | wc -l) > $1)); do
+    sleep 1
+    if ((++seconds % 60 == 0)); then printf '.'; fi
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Batches: batch_submit starts experiments in the background, at most MAX_PARALLEL at once,
+# and prints a progress line whenever one starts or ends; batch_wait waits for all of them.
+
+declare -gA _batch_name=() _batch_log=()
+_batch_total=0 _batch_done=0 _batch_failed=0
+_batch_failures=()
+
+batch_submit() {
+  # batch_submit NAME LOG COMMAND...: runs COMMAND with its output in LOG.
+  local name=$1 log=$2
+  shift 2
+  _batch_reap_until $((${MAX_PARALLEL:-1} - 1))
+  # Job control while forking gives the experiment its own process group, which batch_stop
+  # signals as a whole; the group's leader outlives the TERM until the experiment has cleaned up.
+  local monitor=$-
+  set -m
+  (
+    trap : HUP INT TERM
+    "$@"
+  ) >"$log" 2>&1 </dev/null &
+  [[ $monitor == *m* ]] || set +m
+  _batch_name[$!]=$name
+  _batch_log[$!]=$log
+  _batch_total=$((_batch_total + 1))
+  _batch_progress "started $name"
+}
+
+batch_wait() {
+  # Waits for every submitted experiment; fails when one of them failed.
+  _batch_reap_until 0
+  ((_batch_failed == 0))
+}
+
+batch_stop() {
+  # Stops the running experiments (TERM to each one's process group: a gcloud worker then
+  # deletes its instance, a local one its Python process) and waits for them.
+  local pid
+  echo "stopping ${#_batch_name[@]} running experiments"
+  for pid in "${!_batch_name[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  _batch_reap_until 0
+}
+
+batch_summary() {
+  # Prints the counts, then the failed experiments with their logs.
+  local failure
+  echo "experiments: $_batch_total run, $_batch_done done, $_batch_failed failed"
+  for failure in ${_batch_failures[@]+"${_batch_failures[@]}"}; do echo "  FAILED $failure"; done
+}
+
+_batch_progress() {
+  printf '[%(%H:%M:%S)T] %-60s | running %d, done %d, failed %d\n' -1 "$1" \
+    "${#_batch_name[@]}" "$_batch_done" "$_batch_failed"
+}
+
+_batch_reap_until() {
+  # Collects finished experiments until at most $1 run.
+  local pid status
+  while :; do
+    for pid in "${!_batch_name[@]}"; do
+      kill -0 "$pid" 2>/dev/null && continue
+      status=0
+      wait "$pid" || status=$?
+      local name=${_batch_name[$pid]} log=${_batch_log[$pid]}
+      unset "_batch_name[$pid]" "_batch_log[$pid]"
+      if ((status == 0)); then
+        _batch_done=$((_batch_done + 1))
+        _batch_progress "done $name"
+      else
+        _batch_failed=$((_batch_failed + 1))
+        _batch_failures+=("$name (exit $status, log: $log)")
+        _batch_progress "FAILED $name (exit $status, log: $log)"
+      fi
+    done
+    ((${#_batch_name[@]} <= $1)) && return 0
+    sleep 0.5
+  done
+}

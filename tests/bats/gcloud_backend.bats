@@ -1,0 +1,172 @@
+#!/usr/bin/env bats
+# utils.sh on the gcloud backend, against the stand-in gcloud: exact commands, retries, and the
+# instance deleted exactly once on every exit path.
+
+load test_helper
+
+setup() {
+  common_setup
+  export RECZILLA_BACKEND=gcloud RECZILLA_BUCKET=gs://test-bucket
+  ARGS_STR="60 SyntheticSmall DataSplitter_leave_k_out_last TopPop /home/shared/split 0 0 2 /home/shared/result exp-1 gs://test-bucket/split"
+  SPLIT=gs://test-bucket/dataset-splits/splits-v1/SyntheticSmall/DataSplitter_leave_k_out_last
+}
+
+where=(--project=test-project --zone=test-zone)
+create_line() {
+  call_line gcloud compute instances create "$1" "${where[@]}" --image-family=test-family \
+    --service-account=runner@test-project.iam.gserviceaccount.com --scopes=test-scope "${@:2}"
+}
+delete_line() { call_line gcloud compute instances delete "$1" "${where[@]}" --quiet; }
+
+@test "create, ssh and delete carry the configured flags, in this order" {
+  run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 0 ]
+  mapfile -t calls <"$STUB_LOG"
+  [ "${#calls[@]}" -eq 3 ]
+  assert_equal "${calls[0]}" "$(create_line inst-1 --machine-type=test-machine)"
+  [[ ${calls[1]} == "$(call_line gcloud compute ssh inst-1 "${where[@]}") --command="* ]]
+  assert_equal "${calls[2]}" "$(delete_line inst-1)"
+}
+
+@test "the ssh command exports ARGS, SPLIT_PATH_ON_BUCKET, the inbox and the environment, then runs the script" {
+  export RECZILLA_GCE_REPO_DIR=$BATS_TEST_TMPDIR/repo RECZILLA_GCE_ACTIVATE=/opt/conda/bin/activate RECZILLA_GCE_CONDA_ENV=rz
+  mkdir -p repo/scripts
+  # the instance's script, replaced by one that prints what it received
+  printf '%s\n' 'printf "%s|" "$ARGS" "$SPLIT_PATH_ON_BUCKET" "$RECZILLA_INBOX" "$RECZILLA_ACTIVATE" "$RECZILLA_CONDA_ENV"' \
+    >repo/scripts/run_experiment_on_instance.sh
+  STUB_SSH=run run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 0 ]
+  assert_output_contains "$ARGS_STR|$SPLIT|gs://test-bucket/inbox|/opt/conda/bin/activate|rz|"
+}
+
+@test "defaults: the reference's project, zone, image family, machine type, scopes and bucket" {
+  unset RECZILLA_GCE_PROJECT RECZILLA_GCE_ZONE RECZILLA_GCE_IMAGE_FAMILY RECZILLA_GCE_MACHINE_TYPE \
+    RECZILLA_GCE_SERVICE_ACCOUNT RECZILLA_GCE_SCOPES RECZILLA_BUCKET
+  run bash -c 'source "$0/scripts/utils.sh"; echo "$RECZILLA_BUCKET"; run_experiment "$1" "$2" inst-d' \
+    "$REPO_ROOT" "$ARGS_STR" "$SPLIT"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = gs://reczilla-results ]
+  assert_equal "$(head -n1 "$STUB_LOG")" "$(call_line gcloud compute instances create inst-d \
+    --project=research-collab-naszilla --zone=us-central1-a --image-family=reczilla \
+    --service-account=default-compute-instance@research-collab-naszilla.iam.gserviceaccount.com \
+    --scopes=https://www.googleapis.com/auth/devstorage.read_write --machine-type=n1-highmem-2)"
+}
+
+@test "the GPU variant asks for the GPU machine type and an accelerator" {
+  export RECZILLA_GCE_GPU_MACHINE_TYPE=gpu-machine RECZILLA_GCE_ACCELERATOR=type=test-gpu,count=2
+  run utils run_experiment_GPU "$ARGS_STR" "$SPLIT" inst-g
+  [ "$status" -eq 0 ]
+  assert_equal "$(head -n1 "$STUB_LOG")" "$(create_line inst-g --machine-type=gpu-machine \
+    --accelerator=type=test-gpu,count=2 --maintenance-policy=TERMINATE)"
+  [ "$(count_calls "$(delete_line inst-g)")" -eq 1 ]
+}
+
+@test "create is tried again: success at the third try" {
+  STUB_FAIL_CREATE=2 run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 0 ]
+  [ "$(count_calls "gcloud compute instances create")" -eq 3 ]
+  [ "$(count_calls "gcloud compute ssh")" -eq 1 ]
+  [ "$(count_calls "gcloud compute instances delete")" -eq 1 ]
+  assert_output_contains "creating inst-1 failed (attempt 2 of 5)"
+}
+
+@test "create gives up after 5 tries: non-zero exit, no ssh, one delete" {
+  STUB_FAIL_CREATE=5 run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 1 ]
+  [ "$(count_calls "gcloud compute instances create")" -eq 5 ]
+  [ "$(count_calls "gcloud compute ssh")" -eq 0 ]
+  [ "$(count_calls "$(delete_line inst-1)")" -eq 1 ]
+  assert_output_contains "too many create attempts"
+}
+
+@test "ssh is tried again once: success at the second try, one delete" {
+  STUB_FAIL_SSH=1 run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 0 ]
+  [ "$(count_calls "gcloud compute instances create")" -eq 1 ]
+  [ "$(count_calls "gcloud compute ssh")" -eq 2 ]
+  [ "$(count_calls "$(delete_line inst-1)")" -eq 1 ]
+}
+
+@test "ssh gives up after 2 tries: non-zero exit, one delete" {
+  STUB_FAIL_SSH=3 run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 1 ]
+  [ "$(count_calls "gcloud compute ssh")" -eq 2 ]
+  [ "$(count_calls "$(delete_line inst-1)")" -eq 1 ]
+  [ "$(tail -n1 "$STUB_LOG")" = "$(delete_line inst-1)" ]
+  assert_output_contains "too many ssh attempts"
+}
+
+interrupt_during_ssh() {
+  # interrupt_during_ssh SIGNAL: sends SIGNAL to the process group of a run_experiment (as
+  # batch_stop, or a terminal's Ctrl-C, does) while ssh runs; waits until the group is gone.
+  STUB_SSH=hang start_in_own_group utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  wait_until 20 has_calls "gcloud compute ssh" 1
+  kill "-$1" -- "-$STARTED_PID"
+  wait_until 20 group_gone "$STARTED_PID"
+}
+
+@test "TERM during ssh: the instance is deleted once" {
+  interrupt_during_ssh TERM
+  [ "$(count_calls "$(delete_line inst-1)")" -eq 1 ]
+  [ "$(count_calls "gcloud compute ssh")" -eq 1 ]
+  grep -q "deleting instance inst-1" "$BATS_TEST_TMPDIR/background.out"
+}
+
+@test "Ctrl-C (INT) during ssh: the instance is deleted once" {
+  interrupt_during_ssh INT
+  status=0
+  wait "$STARTED_PID" || status=$?
+  [ "$status" -eq 130 ]
+  [ "$(count_calls "$(delete_line inst-1)")" -eq 1 ]
+  [ "$(count_calls "gcloud compute ssh")" -eq 1 ]
+}
+
+@test "a failing delete is reported with the command to run by hand" {
+  STUB_FAIL_DELETE=1 run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 0 ]
+  [ "$(count_calls "gcloud compute instances delete")" -eq 1 ]
+  assert_output_contains "could not delete instance inst-1: delete it with gcloud compute instances delete inst-1 --project=test-project --zone=test-zone"
+}
+
+@test "Ctrl-C on a gcloud batch: every running instance is deleted once, and none is created after" {
+  mkdir -p "$FAKE_GCS/test-bucket/dataset-splits/splits-v1/Movielens100K/DataSplitter_leave_k_out_last"
+  touch "$FAKE_GCS/test-bucket/dataset-splits/splits-v1/Movielens100K/DataSplitter_leave_k_out_last/split.json"
+  ALGORITHMS="TopPop Random GlobalEffects" DATASETS=Movielens100K MAX_PARALLEL=2 STUB_SSH=hang \
+    WORK_DIR=$BATS_TEST_TMPDIR/work start_in_own_group bash "$REPO_ROOT/scripts/example_local_script.sh"
+  wait_until 30 has_calls "gcloud compute ssh" 2
+  kill -INT -- "-$STARTED_PID"
+  status=0
+  wait "$STARTED_PID" || status=$?
+  [ "$status" -eq 130 ]
+  [ "$(count_calls "gcloud compute instances create")" -eq 2 ]
+  mapfile -t created < <(grep "^gcloud compute instances create" "$STUB_LOG" | cut -d' ' -f5)
+  for instance in "${created[@]}"; do
+    [ "$(count_calls "$(delete_line "$instance")")" -eq 1 ]
+  done
+  [ "$(count_calls "gcloud compute instances delete")" -eq 2 ]
+  grep -q "experiments: 2 run, 0 done, 2 failed" "$BATS_TEST_TMPDIR/background.out"
+}
+
+@test "delete_instances deletes each named instance (the reference deleted one called instance_list)" {
+  run utils delete_instances inst-a inst-b
+  [ "$status" -eq 0 ]
+  mapfile -t calls <"$STUB_LOG"
+  [ "${#calls[@]}" -eq 2 ]
+  assert_equal "${calls[0]}" "$(delete_line inst-a)"
+  assert_equal "${calls[1]}" "$(delete_line inst-b)"
+}
+
+@test "run_experiment needs three non-empty arguments" {
+  run utils run_experiment "$ARGS_STR" "$SPLIT"
+  [ "$status" -eq 2 ]
+  assert_output_contains "usage: run_experiment ARGS_STR SPLIT_PATH INSTANCE_NAME"
+  run utils run_experiment "$ARGS_STR" "" inst-1
+  [ "$status" -eq 2 ]
+  [ ! -s "$STUB_LOG" ]
+}
+
+@test "an unknown backend is an error" {
+  RECZILLA_BACKEND=aws run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 2 ]
+  assert_output_contains "RECZILLA_BACKEND must be local or gcloud, not 'aws'"
+}
