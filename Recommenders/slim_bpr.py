@@ -1,0 +1,167 @@
+"""SLIM_BPR_Cython: an item-item model ``S`` learned with BPR (engine: ``Recommenders._sgd``).
+
+Score of item ``i`` for user ``u``: ``sum_{l in I(u)} W[l, i]`` where ``W[l, i] = S[i, l]``
+keeps, for each item ``i``, the ``topK`` largest non-zero ``S[i, l]`` (``l != i``). ``S`` is
+learned by SGD on the BPR criterion ``sum log sigmoid(x_ui - x_uj)`` with
+``x_ui = sum_{l in I(u)} S[i, l]`` (see ``SlimBPRSGD``); an epoch is ``n_users`` samples.
+
+Storage follows the reference's automatic choice: a dense ``n_items x n_items`` float64
+matrix when it takes at most half of the memory budget (``RECZILLA_MEMORY_LIMIT``), else
+sparse rows pruned to ``topK`` entries every ``n_users // 5`` samples (which, as in the
+reference, ignores ``symmetric``). ``train_with_sparse_weights`` True/False forces a mode.
+
+Differences from the reference (``SLIM_BPR/Cython``), deliberate:
+
+- the negative item's regulariser shrinks its weights: ``S[j, l] -= lr (d_j + lambda_j S[j, l])``
+  (the reference subtracted ``lambda_j S[j, l]`` inside, growing them);
+- ``topK`` is applied per scored item ``i`` in every mode, and scores use the same
+  orientation as training (the reference's symmetric and sparse modes kept ``topK``
+  entries per profile item and its sparse mode scored with the transpose);
+- scores use the binary profile, as training does (the reference multiplied by the stored
+  ratings at scoring time).
+"""
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders._sgd import SGD_MODES, SlimBPRSGD, mirror_lower_triangle, optimizer_state_arrays
+from Recommenders.algorithm_spec import AlgorithmSpec
+from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.kernel_threads import kernel_threads
+from Recommenders.memory import memory_limit_bytes
+
+#: Share of the memory budget the dense matrix may take (the reference's ``free_mem_threshold``).
+DENSE_SHARE_OF_BUDGET = 0.5
+#: Bytes per stored entry of a sparse row: int32 key + float64 value at a load factor down to 1/4.
+SPARSE_ENTRY_BYTES = 48
+#: Rows of the dense matrix ranked at once when extracting the top-k.
+TOP_K_BLOCK_ROWS = 256
+
+
+def dense_bytes(n_items: int) -> int:
+    return n_items * n_items * 8
+
+
+def use_sparse_weights(n_items: int, train_with_sparse_weights) -> bool:
+    """The storage mode: forced by ``train_with_sparse_weights``, else dense when it fits half the budget."""
+    if train_with_sparse_weights is None:
+        return dense_bytes(n_items) > DENSE_SHARE_OF_BUDGET * memory_limit_bytes()
+    return bool(train_with_sparse_weights)
+
+
+class SLIM_BPR_Cython(BaseRecommender):
+    """SLIM trained with BPR (see the module docstring)."""
+
+    @classmethod
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        """Base estimate + the similarity storage (dense matrix, or sparse rows of at most ``topK``
+        entries plus the growth between two prunings) + the top-k model (twice, for one transpose)
+        + optimizer state + one block of scores and its sparse product."""
+        top_k = min(hyperparameters.get("topK", 200), n_items)
+        if use_sparse_weights(n_items, hyperparameters.get("train_with_sparse_weights")):
+            storage = SPARSE_ENTRY_BYTES * (top_k * n_items + 2 * n_interactions // 5 + 8 * n_items)
+        else:
+            storage = dense_bytes(n_items) + TOP_K_BLOCK_ROWS * n_items * 24
+        model = 2 * top_k * n_items * 12
+        scores = SCORE_BLOCK_USERS * n_items * 16
+        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + storage + model + scores + 16 * n_items
+
+    def _fit(self, URM_train, epochs=300, positive_threshold_BPR=None, train_with_sparse_weights=None, symmetric=True,
+             lambda_i=0.0, lambda_j=0.0, learning_rate=1e-4, topK=200, sgd_mode="adagrad"):
+        if epochs < 0:
+            raise ValueError(f"epochs must be non-negative, got {epochs}")
+        if sgd_mode not in SGD_MODES:
+            raise ValueError(f"sgd_mode must be one of {SGD_MODES}, got {sgd_mode!r}")
+        positives = URM_train
+        if positive_threshold_BPR is not None:
+            positives = URM_train.copy()
+            positives.data = (positives.data >= positive_threshold_BPR).astype(np.float32)
+            positives.eliminate_zeros()
+            if positives.nnz == 0:
+                raise ValueError(f"no interaction reaches positive_threshold_BPR={positive_threshold_BPR}")
+        n_items = URM_train.shape[1]
+        self.sparse_weights_ = use_sparse_weights(n_items, train_with_sparse_weights)
+        dense = None if self.sparse_weights_ else np.zeros((n_items, n_items), dtype=np.float64)
+        engine = SlimBPRSGD(
+            positives.indptr.astype(np.int32),
+            positives.indices.astype(np.int32),
+            positives.data.astype(np.float32),
+            n_items,
+            dense,
+            optimizer_state_arrays(sgd_mode, (n_items,)),
+            sgd_mode=sgd_mode,
+            learning_rate=learning_rate,
+            lambda_i=lambda_i,
+            lambda_j=lambda_j,
+            symmetric=symmetric,
+            top_k=topK,
+            seed_sequence=np.random.SeedSequence(self.seed),
+        )
+        self.loss_history_, self.epoch_seconds_ = [], []
+        for _ in range(epochs):
+            start = time.perf_counter()
+            self.loss_history_.append(engine.run_epoch())
+            self.epoch_seconds_.append(time.perf_counter() - start)
+        n_threads = kernel_threads(n_items * n_items)
+        if self.sparse_weights_:
+            S_top = sp.csr_matrix(engine.sparse_top_k(n_threads), shape=(n_items, n_items))
+        else:
+            if symmetric:
+                mirror_lower_triangle(dense, n_threads)
+            S_top = dense_top_k(dense, topK)
+        self.W_ = S_top.T.tocsr().astype(np.float32)
+        self.W_.sort_indices()
+
+    def _score(self, user_ids: np.ndarray) -> np.ndarray:
+        profiles = self.URM_train_[user_ids]
+        profiles.data = np.ones_like(profiles.data)
+        return (profiles @ self.W_).toarray()
+
+
+def dense_top_k(S: np.ndarray, k: int) -> sp.csr_matrix:
+    """Per row of ``S``: its ``k`` largest non-zero entries off the diagonal, as CSR float64."""
+    n = S.shape[0]
+    k = min(k, n)
+    np.fill_diagonal(S, 0.0)
+    counts, indices, data = [], [], []
+    for start in range(0, n, TOP_K_BLOCK_ROWS):
+        block = S[start : start + TOP_K_BLOCK_ROWS]
+        candidates = np.where(block != 0, block, -np.inf)  # zeros never make the top k
+        top = np.argpartition(-candidates, k - 1, axis=1)[:, :k]
+        values = np.take_along_axis(block, top, axis=1)
+        keep = values != 0
+        counts.append(keep.sum(axis=1))
+        indices.append(top[keep])
+        data.append(values[keep])
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape=(n, n))
+
+
+ALGORITHM_SPECS = [
+    AlgorithmSpec(
+        "SLIM_BPR_Cython",
+        SLIM_BPR_Cython,
+        HyperparameterSpace(
+            {
+                "topK": Integer(5, 1000),
+                "symmetric": Categorical([True, False]),
+                "sgd_mode": Categorical(list(SGD_MODES)),
+                "lambda_i": Real(1e-5, 1e-2, prior="log-uniform"),
+                "lambda_j": Real(1e-5, 1e-2, prior="log-uniform"),
+                "learning_rate": Real(1e-4, 1e-1, prior="log-uniform"),
+            },
+            {
+                "topK": 5,
+                "symmetric": True,
+                "sgd_mode": "sgd",
+                "lambda_i": 1e-3,
+                "lambda_j": 1e-3,
+                "learning_rate": 1e-3,
+            },
+        ),
+        fit_args={"epochs": 100, "positive_threshold_BPR": None, "train_with_sparse_weights": None},
+    ),
+]

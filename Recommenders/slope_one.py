@@ -1,0 +1,80 @@
+"""SlopeOne (Lemire and Maclachlan, 2005) on explicit ratings (kernels: ``Recommenders._rating_models``).
+
+Prediction, as scikit-surprise defines it (the reference wrapped ``surprise.SlopeOne``):
+
+    r_hat(u, i) = mu_u + (1 / |R_i(u)|) sum_{j in R_i(u)} dev(i, j),
+    dev(i, j) = (1 / |U_ij|) sum_{v in U_ij} (r_vi - r_vj),
+
+``mu_u`` being the mean rating of ``u``, ``U_ij`` the users who rated both ``i`` and ``j``, and
+``R_i(u)`` the items ``j`` rated by ``u`` with ``U_ij`` non-empty (``r_hat = mu_u`` when it is
+empty). As in the reference wrapper, a user without training ratings gets the item's mean
+rating, or the global mean for an item without ratings.
+
+Memory: ``dev`` (float32) and the ``U_ij``-non-empty flags (uint8) are dense ``n_items x n_items``
+arrays, 5 bytes per item pair; the estimate includes them, so a catalogue too large for the
+budget is refused with ``MemoryEstimateExceeded`` before anything is allocated (the published
+RecZilla data lost many SlopeOne runs to out-of-memory crashes instead).
+
+Differences from the reference: ratings are used as floats (scikit-surprise truncated them to
+integers when computing ``dev``), and pairs are counted in double precision.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from Experiment_handler.hyperparameter_space import HyperparameterSpace
+from Recommenders._rating_models import slope_one_deviations, slope_one_scores
+from Recommenders.algorithm_spec import AlgorithmSpec
+from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.kernel_threads import kernel_threads
+from Recommenders.threads import configured_threads
+
+
+def profile_means(URM: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Mean stored rating per row, and whether the row has any (mean 0 where not)."""
+    counts = np.diff(URM.indptr)
+    rows = np.repeat(np.arange(URM.shape[0]), counts)
+    sums = np.bincount(rows, weights=URM.data.astype(np.float64), minlength=URM.shape[0])
+    return sums / np.maximum(counts, 1), counts > 0
+
+
+class SlopeOne(BaseRecommender):
+    """SlopeOne rating predictor (see the module docstring)."""
+
+    @classmethod
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        """Base estimate + ``dev`` and the flags (5 bytes per item pair) + the ratings by item +
+        per-thread row buffers + one float32 block of scores."""
+        pairs = 5 * n_items * n_items
+        by_item = n_interactions * 8 + (n_items + 1) * 8
+        buffers = configured_threads() * n_items * 12
+        return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + pairs + by_item + buffers
+                + SCORE_BLOCK_USERS * n_items * 4)
+
+    def _fit(self, URM_train):
+        n_items = URM_train.shape[1]
+        by_item = URM_train.tocsc()
+        by_item.sort_indices()
+        self.user_mean_, self.known_user_ = profile_means(URM_train)
+        self.item_mean_, self.known_item_ = profile_means(by_item.T.tocsr())
+        self.global_mean_ = float(URM_train.data.mean()) if URM_train.nnz else 0.0
+        self.dev_ = np.empty((n_items, n_items), dtype=np.float32)
+        self.related_ = np.empty((n_items, n_items), dtype=np.uint8)
+        slope_one_deviations(
+            by_item.indptr.astype(np.int32), by_item.indices.astype(np.int32), by_item.data,
+            URM_train.indptr.astype(np.int32), URM_train.indices.astype(np.int32), URM_train.data,
+            self.dev_, self.related_, kernel_threads(np.square(np.diff(URM_train.indptr)).sum() + n_items * n_items),
+        )
+
+    def _score(self, user_ids: np.ndarray) -> np.ndarray:
+        URM = self.URM_train_
+        scores = np.empty((user_ids.size, self.n_items_), dtype=np.float32)
+        slope_one_scores(URM.indptr.astype(np.int32), URM.indices.astype(np.int32), user_ids.astype(np.int64),
+                         self.user_mean_, self.dev_, self.related_, scores,
+                         kernel_threads(np.diff(URM.indptr)[user_ids].sum() * self.n_items_))
+        cold = ~self.known_user_[user_ids]
+        scores[cold] = np.where(self.known_item_, self.item_mean_, self.global_mean_)
+        return scores
+
+
+ALGORITHM_SPECS = [AlgorithmSpec("SlopeOne", SlopeOne, HyperparameterSpace({}, {}), max_points=1)]
