@@ -1,13 +1,41 @@
 """The algorithm registry: each reference RecZilla name -> ``AlgorithmSpec``.
 
 Each model module lists its entries in ``ALGORITHM_SPECS``; this module gathers
-them in ``ALGORITHMS``. To add a model family, add its module to ``_MODULES``.
+them in ``ALGORITHMS``, in the order of the reference's algorithm list. To add a
+model family, add its module to ``_MODULES``.
 """
 
-from Recommenders import non_personalized
+from Recommenders import (
+    co_clustering,
+    ease_r,
+    graph,
+    ials,
+    knn,
+    matrix_factorization,
+    nmf,
+    non_personalized,
+    pure_svd,
+    slim_bpr,
+    slim_elastic_net,
+    slope_one,
+)
 from Recommenders.algorithm_spec import AlgorithmSpec
 
-_MODULES = (non_personalized,)
+#: In the order of the reference's ``ALGORITHM_NAME_LIST``.
+_MODULES = (
+    knn,
+    non_personalized,
+    graph,
+    matrix_factorization,
+    ials,
+    pure_svd,
+    nmf,
+    slim_bpr,
+    slim_elastic_net,
+    ease_r,
+    co_clustering,
+    slope_one,
+)
 
 
 class UnknownAlgorithm(KeyError):
