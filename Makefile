@@ -8,10 +8,12 @@ DEMO_DIR ?= demo_output
 
 .PHONY: demo test build test-tools shellcheck clean
 
+# The build requirements go into the venv too, so that `make build` can recompile in place.
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,parquet]'
+	$(PY) -m pip install --quiet 'setuptools>=68' wheel 'Cython>=3.0' 'numpy>=2.0' 'scipy>=1.11'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet]'
 	touch $@
 
 # Rebuild kernels whose .pyx changed since the install (a no-op otherwise).
