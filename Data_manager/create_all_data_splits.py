@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from Data_manager.cli_errors import UsageError, debug_enabled, one_line, run_cli
+from Data_manager.dataset_format import Dataset
 from Data_manager.datasets import (
     DATASETS,
     UnknownDataset,
@@ -28,7 +29,6 @@ from Data_manager.datasets import (
     default_dataset_names,
     load_prepared_dataset,
 )
-from Data_manager.dataset_format import Dataset
 from Data_manager.split_format import MATRIX_NAMES, SplitFormatError, load_split, split_folder, write_split
 from Data_manager.splitters import (
     SPLITTERS,
@@ -38,6 +38,7 @@ from Data_manager.splitters import (
     dataset_fingerprint,
     get_splitter,
 )
+from Data_manager.text_table import format_table
 
 PROG = "create_all_data_splits"
 
@@ -91,20 +92,13 @@ def split_one(dataset: Dataset, splitter: DataSplitter, splits_dir) -> Outcome:
     return Outcome(dataset.name, splitter.name, "SUCCESS", _counts(info))
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows
-    )
-
-
 def _listing() -> str:
     datasets = [["dataset", "family", "size", "default"]] + [
         [entry.name, entry.family, entry.size_class, "yes" if entry.in_default_set else "no"]
         for entry in DATASETS.values()
     ]
     splitters = [["splitter", "parameters"]] + [[name, str(cls().params())] for name, cls in SPLITTERS.items()]
-    return _table(datasets) + "\n\n" + _table(splitters)
+    return format_table(datasets) + "\n\n" + format_table(splitters)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -146,7 +140,7 @@ def main(argv=None) -> int:
                 bar.update()
 
     rows = [[outcome.dataset, outcome.splitter, outcome.status, outcome.detail] for outcome in outcomes]
-    print(_table([["dataset", "splitter", "status", "detail"]] + rows))
+    print(format_table([["dataset", "splitter", "status", "detail"]] + rows))
     statuses = [outcome.status for outcome in outcomes]
     print(
         f"{statuses.count('SUCCESS')} written, {statuses.count('EXISTS')} already present, "

@@ -28,10 +28,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from Data_manager.cli_errors import UsageError, debug_enabled, one_line, run_cli
-from Data_manager.create_all_data_splits import _table as format_table
 from Data_manager.dataset_format import DatasetFormatError
 from Data_manager.datasets import DATASETS, UnknownDataset, canonical_dataset_name, load_prepared_dataset
 from Data_manager.download import check_link
+from Data_manager.text_table import format_table
 
 PROG = "download_check_all_data"
 

@@ -103,7 +103,7 @@ def read_inbox(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
     """Rows of every valid ``result_*.zip`` in ``folder``, and ``(name, reason)`` of each skipped one."""
     rows, skipped = [], []
     paths = sorted(path for path in folder.glob("result_*.zip") if path.is_file())
-    for path in tqdm(paths, desc="result zips", unit="zip", file=sys.stderr):
+    for path in tqdm(paths, desc="result zips", unit="zip", file=sys.stderr, disable=None):
         try:
             metadata = validate_result_zip(path)
         except ResultZipError as error:

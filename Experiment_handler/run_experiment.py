@@ -126,7 +126,12 @@ def _kill_group(process: multiprocessing.Process) -> None:
 
 
 def supervise(config: ExperimentConfig, split: DataSplit, started: float) -> dict | None:
-    """Run the search in a forked child; stop it at the time limit or on SIGINT/SIGTERM."""
+    """Run the search in a forked child; stop it at the time limit or on SIGINT/SIGTERM.
+
+    Forking is safe because this process has run no OpenMP kernel (libgomp's pools do
+    not survive a fork); it only parsed arguments and loaded the split, which the child
+    then uses without a copy.
+    """
     process = multiprocessing.get_context("fork").Process(target=_child, args=(config, split), daemon=False)
     received = []
 
