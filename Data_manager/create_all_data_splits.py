@@ -23,11 +23,11 @@ from tqdm import tqdm
 from Data_manager.cli_errors import UsageError, debug_enabled, one_line, run_cli
 from Data_manager.dataset_format import Dataset
 from Data_manager.datasets import (
-    DATASETS,
     UnknownDataset,
     canonical_dataset_name,
     default_dataset_names,
     load_prepared_dataset,
+    registry_rows,
 )
 from Data_manager.split_format import MATRIX_NAMES, SplitFormatError, load_split, split_folder, write_split
 from Data_manager.splitters import (
@@ -93,12 +93,8 @@ def split_one(dataset: Dataset, splitter: DataSplitter, splits_dir) -> Outcome:
 
 
 def _listing() -> str:
-    datasets = [["dataset", "family", "size", "default"]] + [
-        [entry.name, entry.family, entry.size_class, "yes" if entry.in_default_set else "no"]
-        for entry in DATASETS.values()
-    ]
     splitters = [["splitter", "parameters"]] + [[name, str(cls().params())] for name, cls in SPLITTERS.items()]
-    return format_table(datasets) + "\n\n" + format_table(splitters)
+    return format_table(registry_rows()) + "\n\n" + format_table(splitters)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

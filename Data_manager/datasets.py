@@ -109,6 +109,21 @@ def _gather(sources) -> dict[str, DatasetEntry]:
 DATASETS: dict[str, DatasetEntry] = _gather(_ENTRY_SOURCES)
 
 
+def registry_rows() -> list[list[str]]:
+    """The registry as table rows (header first), one row per source file; generated datasets have none."""
+    rows = [["dataset", "family", "size", "default", "manual", "sha256", "file", "url"]]
+    for entry in DATASETS.values():
+        common = [entry.name, entry.family, entry.size_class, "yes" if entry.in_default_set else "no"]
+        if not entry.sources:
+            rows.append(common + ["-", "-", "-", "(generated)"])
+        for source in entry.sources:
+            rows.append(common + [
+                "yes" if source.manual else "no", "known" if source.sha256 else "-", source.filename,
+                " ".join([source.url or "-", *source.mirrors]),
+            ])
+    return rows
+
+
 def default_dataset_names() -> list[str]:
     """Names of the entries with ``in_default_set``, in registry order."""
     return [name for name, entry in DATASETS.items() if entry.in_default_set]

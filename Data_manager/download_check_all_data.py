@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from Data_manager.cli_errors import UsageError, debug_enabled, one_line, run_cli
 from Data_manager.dataset_format import DatasetFormatError
-from Data_manager.datasets import DATASETS, UnknownDataset, canonical_dataset_name, load_prepared_dataset
+from Data_manager.datasets import DATASETS, UnknownDataset, canonical_dataset_name, load_prepared_dataset, registry_rows
 from Data_manager.download import check_link
 from Data_manager.text_table import format_table
 
@@ -72,21 +72,6 @@ def check_dataset(name: str, data_dir, download_options: dict) -> Outcome:
     return Outcome(name, "SUCCESS", f"{how}: {n_users} users x {n_items} items, {n_interactions} interactions")
 
 
-def listing() -> str:
-    """The registry, one row per source file (generated datasets have none)."""
-    rows = [["dataset", "family", "size", "manual", "sha256", "file", "url"]]
-    for entry in DATASETS.values():
-        for source in entry.sources or [None]:
-            if source is None:
-                rows.append([entry.name, entry.family, entry.size_class, "-", "-", "-", "(generated)"])
-                continue
-            rows.append([
-                entry.name, entry.family, entry.size_class, "yes" if source.manual else "no",
-                "known" if source.sha256 else "-", source.filename, " ".join([source.url or "-", *source.mirrors]),
-            ])
-    return format_table(rows)
-
-
 def check_links(names: list[str], timeout: float) -> int:
     """Print the state of every source URL of ``names``; 1 when a source has no live URL."""
     rows = [["dataset", "file", "status", "url"]]
@@ -126,7 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.list:
-        print(listing())
+        print(format_table(registry_rows()))
         return 0
     default = [name for name, entry in DATASETS.items() if entry.sources]
     names = list(dict.fromkeys(canonical_dataset_name(name) for name in args.datasets or default))

@@ -155,8 +155,8 @@ def test_list_prints_the_registry_with_sources(capsys):
     out = capsys.readouterr().out
     for name in REFERENCE_NAMES:
         assert re.search(rf"^{name}\s", out, re.MULTILINE)
-    yahoo = r"^YahooMovies\s+Yahoo\s+medium\s+yes\s+-\s+download\.yahooMovies-ratings\.tgz\s+https://figshare"
-    movielens = r"^Movielens100K\s+Movielens\s+medium\s+no\s+known\s+ml-100k\.zip\s+https://files\.grouplens\.org"
+    yahoo = r"^YahooMovies\s+Yahoo\s+medium\s+yes\s+yes\s+-\s+download\.yahooMovies-ratings\.tgz\s+https://figshare"
+    movielens = r"^Movielens100K\s+Movielens\s+medium\s+yes\s+no\s+known\s+ml-100k\.zip\s+https://files\.grouplens\.org"
     assert re.search(yahoo, out, re.M) and re.search(movielens, out, re.M)
 
 
