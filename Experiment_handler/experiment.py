@@ -96,31 +96,39 @@ class ExperimentLog:
         return self.path.read_text(encoding="utf-8") if self.path.exists() else ""
 
 
+def resumed_samples(config: ExperimentConfig) -> list[dict]:
+    """The finished samples in ``config.result_zip`` (none when it does not exist).
+
+    ``ResumeMismatch`` when the zip is unreadable or holds another experiment; the zip is
+    left untouched.
+    """
+    if not config.result_zip.exists():
+        return []
+    try:
+        previous = read_result_metadata(config.result_zip)
+    except ResultZipError as error:
+        raise ResumeMismatch(f"cannot resume from {config.result_zip}: {error}") from None
+    current = config.search_params()
+    for key in RESUME_KEYS:
+        if previous["search_params"].get(key) != current[key]:
+            raise ResumeMismatch(
+                f"{config.result_zip} holds another experiment ({key}: "
+                f"{previous['search_params'].get(key)!r} != {current[key]!r}); use an empty result_dir"
+            )
+    return previous["samples"]
+
+
 def initial_metadata(config: ExperimentConfig, dataset_features: dict) -> dict:
-    """The zip's content before any sample, or the resumed content when one matches ``config``."""
-    metadata = {
+    """The zip's content before any sample, with the samples resumed from a zip of the same experiment."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "status": "error",
         "error": "the run has not finished",
         "search_params": config.search_params(),
         "environment": environment_info(),
         "dataset_features": dataset_features,
-        "samples": [],
+        "samples": resumed_samples(config),
     }
-    if config.result_zip.exists():
-        try:
-            previous = read_result_metadata(config.result_zip)
-        except ResultZipError as error:
-            raise ResumeMismatch(f"cannot resume from {config.result_zip}: {error}") from None
-        for key in RESUME_KEYS:
-            if previous["search_params"].get(key) != metadata["search_params"][key]:
-                raise ResumeMismatch(
-                    f"{config.result_zip} holds another experiment ({key}: "
-                    f"{previous['search_params'].get(key)!r} != {metadata['search_params'][key]!r}); "
-                    "use an empty result_dir"
-                )
-        metadata["samples"] = previous["samples"]
-    return metadata
 
 
 def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: str, hyperparameters: dict,

@@ -23,7 +23,14 @@ from Data_manager.datasets import UnknownDataset, canonical_dataset_name
 from Data_manager.metafeatures import load_or_compute_metafeatures
 from Data_manager.split_format import DataSplit, SplitFormatError, load_split, split_checksum
 from Data_manager.splitters import UnknownSplitter, get_splitter
-from Experiment_handler.experiment import ExperimentConfig, describe_exception, finish_interrupted, run_search
+from Experiment_handler.experiment import (
+    ExperimentConfig,
+    ResumeMismatch,
+    describe_exception,
+    finish_interrupted,
+    resumed_samples,
+    run_search,
+)
 from Experiment_handler.result_zip import read_result_metadata
 from Recommenders.registry import UnknownAlgorithm, get_algorithm
 
@@ -60,7 +67,8 @@ def exclude_seen_setting() -> bool:
 
 
 def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
-    """Check every argument before anything is written; returns the config and the loaded split."""
+    """Check every argument, and that ``result_dir`` holds no other experiment, before anything is
+    written; returns the config and the loaded split."""
     if args.time_limit < 1:
         raise UsageError(f"time_limit must be at least 1 second, got {args.time_limit}")
     if args.num_samples < 1:
@@ -96,6 +104,10 @@ def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
         exclude_seen=exclude_seen,
         split_checksum=split_checksum(split.info),
     )
+    try:
+        resumed_samples(config)
+    except ResumeMismatch as error:
+        raise CommandLineError(str(error)) from None
     return config, split
 
 
@@ -107,8 +119,9 @@ def _child(config: ExperimentConfig, split: DataSplit) -> None:
     try:
         run_search(config, split, load_or_compute_metafeatures(config.split_dir))
     except Exception as error:
-        finish_interrupted(config, "error", describe_exception(error))
-        sys.stderr.write(f"error: {describe_exception(error)}\n")
+        message = describe_exception(error)
+        if finish_interrupted(config, "error", message) is None:  # no zip to carry the message to main
+            sys.stderr.write(f"error: {message}\n")
         os._exit(1)
     os._exit(0)
 

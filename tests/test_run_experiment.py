@@ -121,7 +121,10 @@ def test_resume_refuses_another_experiment(small_split, tmp_path):
     result = run_module("Experiment_handler.run_experiment", *experiment_args(small_split, tmp_path, alg="Random"))
     assert result.returncode == 1
     assert "alg_name" in result.stderr and "Traceback" not in result.stderr
-    assert read_result_metadata(tmp_path / "result.zip")["search_params"]["alg_name"] == "TopPop"
+    assert len(result.stderr.strip().splitlines()) == 1
+    kept = read_result_metadata(tmp_path / "result.zip")
+    assert kept["search_params"]["alg_name"] == "TopPop"
+    assert kept["status"] == "complete"
 
 
 def test_wrong_number_of_arguments_prints_usage(tmp_path):
