@@ -39,6 +39,14 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def failure_detail(error: BaseException) -> str:
+    """``ClassName: message`` on one line, for a failure a command reports and goes on after;
+    the traceback goes to stderr when ``RECZILLA_DEBUG`` asks for it."""
+    if debug_enabled():
+        traceback.print_exception(error, file=sys.stderr)
+    return f"{type(error).__name__}: {one_line(error)}"
+
+
 def run_cli(
     main: Callable[[Sequence[str] | None], int],
     argv: Sequence[str] | None = None,

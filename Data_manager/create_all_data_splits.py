@@ -14,13 +14,12 @@ names.
 
 import argparse
 import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from Data_manager.cli_errors import UsageError, debug_enabled, one_line, run_cli
+from Data_manager.cli_errors import UsageError, failure_detail, one_line, run_cli
 from Data_manager.dataset_format import Dataset
 from Data_manager.datasets import (
     UnknownDataset,
@@ -86,9 +85,7 @@ def split_one(dataset: Dataset, splitter: DataSplitter, splits_dir) -> Outcome:
     except SplitterNotApplicable as error:
         return Outcome(dataset.name, splitter.name, "SKIPPED", one_line(error))
     except Exception as error:
-        if debug_enabled():
-            traceback.print_exc(file=sys.stderr)
-        return Outcome(dataset.name, splitter.name, "FAILURE", f"{type(error).__name__}: {one_line(error)}")
+        return Outcome(dataset.name, splitter.name, "FAILURE", failure_detail(error))
     return Outcome(dataset.name, splitter.name, "SUCCESS", _counts(info))
 
 
@@ -125,9 +122,7 @@ def main(argv=None) -> int:
             try:
                 dataset = load_prepared_dataset(dataset_name, args.data_dir)
             except Exception as error:
-                if debug_enabled():
-                    traceback.print_exc(file=sys.stderr)
-                detail = f"dataset not prepared: {type(error).__name__}: {one_line(error)}"
+                detail = f"dataset not prepared: {failure_detail(error)}"
                 outcomes += [Outcome(dataset_name, cls.name, "FAILURE", detail) for cls in splitter_classes]
                 bar.update(len(splitter_classes))
                 continue

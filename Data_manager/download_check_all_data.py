@@ -21,13 +21,12 @@ download to ``<mirror>/<file name>``.
 
 import argparse
 import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from Data_manager.cli_errors import UsageError, debug_enabled, one_line, run_cli
+from Data_manager.cli_errors import UsageError, failure_detail, run_cli
 from Data_manager.dataset_format import DatasetFormatError
 from Data_manager.datasets import DATASETS, UnknownDataset, canonical_dataset_name, load_prepared_dataset, registry_rows
 from Data_manager.download import check_link
@@ -65,9 +64,7 @@ def check_dataset(name: str, data_dir, download_options: dict) -> Outcome:
         if min(n_users, n_items, n_interactions) <= 0:
             raise DatasetFormatError(f"empty dataset: {n_users} users x {n_items} items, {n_interactions} interactions")
     except Exception as error:
-        if debug_enabled():
-            traceback.print_exc(file=sys.stderr)
-        return Outcome(name, "FAILURE", f"{type(error).__name__}: {one_line(error)}")
+        return Outcome(name, "FAILURE", failure_detail(error))
     how = "kept" if before is not None and before == _stamp(Path(data_dir) / name) else "prepared"
     return Outcome(name, "SUCCESS", f"{how}: {n_users} users x {n_items} items, {n_interactions} interactions")
 

@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from Data_manager import create_all_data_splits as cli
-from Data_manager.cli_errors import CommandLineError, UsageError, run_cli
+from Data_manager.cli_errors import CommandLineError, UsageError, failure_detail, run_cli
 from Data_manager.dataset_format import Dataset, load_dataset
 from Data_manager.datasets import (
     DATASETS,
@@ -96,6 +96,19 @@ def test_run_cli_exit_codes(capsys, monkeypatch):
     assert err.startswith("p: error: RuntimeError: boom") and "Traceback" not in err and err.count("\n") == 1
     monkeypatch.setenv("RECZILLA_DEBUG", "1")
     assert run_cli(failing(RuntimeError("boom")), prog="p") == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_failure_detail_is_one_line_and_shows_the_traceback_only_in_debug(capsys, monkeypatch):
+    try:
+        raise ValueError("bad\nvalue")
+    except ValueError as caught:
+        error = caught
+    monkeypatch.delenv("RECZILLA_DEBUG", raising=False)
+    assert failure_detail(error) == "ValueError: bad value"
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RECZILLA_DEBUG", "1")
+    assert failure_detail(error) == "ValueError: bad value"
     assert "Traceback" in capsys.readouterr().err
 
 
