@@ -1,8 +1,8 @@
 """Hold-out evaluation of a fitted recommender on a test matrix, every metric at every cutoff.
 
-Users without test items are skipped. The others are scored in blocks of
-``block_users`` (one ``block_users x n_items`` score array at a time), ranked
-once at the largest cutoff with ``rank_top_k`` (seen items excluded when
+Users without test items are skipped. The others are ranked in blocks of
+``block_users`` by the recommender's ``recommend`` (one ``block_users x n_items``
+score array at a time), once at the largest cutoff (seen items excluded when
 ``exclude_seen``), and every cutoff's metrics are read from that ranking.
 """
 
@@ -11,7 +11,6 @@ import scipy.sparse as sp
 
 from Experiment_handler.metrics import MetricsAccumulator, item_popularity
 from Recommenders.base import SCORE_BLOCK_USERS
-from Recommenders.ranking import rank_top_k
 
 DEFAULT_CUTOFFS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 40, 50]
 
@@ -50,7 +49,7 @@ class Evaluator:
             raise ValueError("URM_test has no interactions: no user to evaluate")
 
     def evaluate(self, recommender) -> dict[int, dict[str, float]]:
-        """Every metric at every cutoff for a fitted recommender (``URM_train_``, ``score``)."""
+        """Every metric at every cutoff for a fitted recommender (``URM_train_``, ``recommend``)."""
         if not hasattr(recommender, "URM_train_"):
             raise RuntimeError(f"{type(recommender).__name__} is not fitted: call fit() first")
         URM_train = recommender.URM_train_
@@ -59,8 +58,7 @@ class Evaluator:
         metrics = MetricsAccumulator(self.cutoffs, self.URM_test, item_popularity(URM_train))
         for start in range(0, self.users_to_evaluate.size, self.block_users):
             users = self.users_to_evaluate[start : start + self.block_users]
-            exclude = URM_train[users] if self.exclude_seen else None
-            ranked = rank_top_k(recommender.score(users), self.cutoffs[-1], exclude)
+            ranked = recommender.recommend(users, self.cutoffs[-1], exclude_seen=self.exclude_seen)
             metrics.add(ranked, self.URM_test[users])
         self.n_users_evaluated_ = metrics.n_users
         return metrics.results()
