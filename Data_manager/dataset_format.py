@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from Data_manager.atomic_files import atomic_folder, file_sha256
+from Data_manager.atomic_files import atomic_folder, file_sha256, write_json_atomic
 from Data_manager.version import __version__
 
 REQUIRED_FILES = ("URM_all.npz", "user_ids.csv", "item_ids.csv", "dataset.json")
@@ -107,7 +107,7 @@ def save_dataset(dataset: Dataset, data_dir) -> Path:
         _write_ids(folder / "user_ids.csv", dataset.user_ids)
         _write_ids(folder / "item_ids.csv", dataset.item_ids)
         metadata["sha256"] = {p.name: file_sha256(p) for p in sorted(folder.iterdir())}
-        (folder / "dataset.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        write_json_atomic(folder / "dataset.json", metadata)
     return final
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from Data_manager.atomic_files import atomic_folder, file_sha256
+from Data_manager.atomic_files import atomic_folder, file_sha256, write_json_atomic
 from Data_manager.version import __version__
 
 MATRIX_NAMES = ("URM_train", "URM_validation", "URM_test")
@@ -139,7 +139,7 @@ def write_split(folder, split: DataSplit) -> dict:
             (temp / f"{name}.npz").write_bytes(_csr_npz_bytes(matrix))
         (temp / USER_INDEX_FILE).write_bytes(_npy_bytes(split.user_index.astype("<i8")))
         info["sha256"] = {path.name: file_sha256(path) for path in sorted(temp.iterdir())}
-        (temp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        write_json_atomic(temp / INFO_FILE, info)
     return info
 
 
