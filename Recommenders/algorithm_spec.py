@@ -1,6 +1,5 @@
 """``AlgorithmSpec``: how a search runs one named algorithm."""
 
-import math
 from dataclasses import dataclass, field
 
 from Experiment_handler.hyperparameter_space import HyperparameterSpace
@@ -25,7 +24,3 @@ class AlgorithmSpec:
     def sample_hyperparameters(self, n_samples: int, param_seed: int) -> list[tuple[str, dict]]:
         """The search's configurations: the default first, then Sobol samples."""
         return self.space.sample(n_samples, param_seed, self.max_points)
-
-    def max_samples(self) -> float:
-        """How many distinct configurations a search of this algorithm can run."""
-        return min(self.space.cardinality(), self.max_points or math.inf)
