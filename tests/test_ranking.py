@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from Recommenders._topk import top_k_rows
+
 from Recommenders.ranking import rank_top_k
 
 

@@ -4,8 +4,9 @@ Layout: gzip text, one review per line written as a Python dict literal (single
 quotes, so not JSON): ``{'rating': 5.0, ..., 'gPlusPlaceId': ..., 'unixReviewTime':
 1372686659, ..., 'gPlusUserId': ...}``. Lines are decoded with ``json`` or, failing
 that, ``ast.literal_eval`` (never ``eval`` like the reference: the file is untrusted).
-Reviews without ``unixReviewTime`` are skipped (the standard format stores integer
-seconds for every interaction). Duplicate pairs keep the latest review.
+Reviews whose ``unixReviewTime`` is ``None`` are skipped (the standard format stores
+integer seconds for every interaction); a record lacking one of the four fields is an
+error. Duplicate pairs keep the latest review.
 The reference URL on deepyeti.ucsd.edu is the lab's old host; the lab's current
 public-datasets host is tried next.
 """
@@ -15,7 +16,13 @@ import json
 
 from Data_manager.download import Source
 from Data_manager.readers.base import (
-    InteractionBuilder, ParseError, Reader, open_text, text_lines, to_number, to_seconds,
+    InteractionBuilder,
+    ParseError,
+    Reader,
+    open_text,
+    text_lines,
+    to_number,
+    to_seconds,
 )
 
 FILENAME = "reviews.clean.json.gz"
