@@ -21,6 +21,7 @@ step wrote, which keeps a fit identical for a given seed whatever the number of
 cores.
 """
 
+cimport cython
 from libc.math cimport exp, log1p, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, qsort
@@ -98,16 +99,103 @@ cdef struct Optimizer:
     double m_correction, v_correction  # 1 / (1 - b1^t), 1 / (1 - b2^t)
 
 
+cdef extern from *:
+    """
+    /* The adaptive directions (see ``direction``), and their row updates two lanes at a time
+       with SSE2 where available: a sqrt that may set errno keeps the compiler from vectorising
+       them, and SSE2's sqrt, division and products round exactly as the scalar code does, so
+       results do not depend on the path. */
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    #if defined(__GNUC__)
+    #define sgd_prefetch(address) __builtin_prefetch(address)
+    #else
+    #define sgd_prefetch(address) ((void)(address))
+    #endif
+    static inline double sgd_adagrad_direction(double g, double *s1, double eps) {
+        *s1 += g * g;
+        return g / (sqrt(*s1) + eps);
+    }
+    static inline double sgd_adam_direction(double g, double *s1, double *s2, double b1, double b2,
+                                            double m_correction, double v_correction, double eps) {
+        *s1 = b1 * *s1 + (1.0 - b1) * g;
+        *s2 = b2 * *s2 + (1.0 - b2) * g * g;
+        return *s1 * m_correction / (sqrt(*s2 * v_correction) + eps);
+    }
+    static void sgd_adagrad_row(double lr, double *values, const double *grad, double scale, double *s1,
+                                double eps, Py_ssize_t f) {
+        Py_ssize_t k = 0;
+    #if defined(__SSE2__)
+        for (; k + 2 <= f; k += 2) {
+            __m128d g = _mm_mul_pd(_mm_loadu_pd(grad + k), _mm_set1_pd(scale));
+            __m128d s = _mm_add_pd(_mm_loadu_pd(s1 + k), _mm_mul_pd(g, g));
+            __m128d d = _mm_div_pd(g, _mm_add_pd(_mm_sqrt_pd(s), _mm_set1_pd(eps)));
+            _mm_storeu_pd(s1 + k, s);
+            _mm_storeu_pd(values + k, _mm_add_pd(_mm_loadu_pd(values + k), _mm_mul_pd(_mm_set1_pd(lr), d)));
+        }
+    #endif
+        for (; k < f; k++)
+            values[k] += lr * sgd_adagrad_direction(grad[k] * scale, s1 + k, eps);
+    }
+    static void sgd_adam_row(double lr, double *values, const double *grad, double scale, double *s1, double *s2,
+                             double b1, double b2, double m_correction, double v_correction, double eps,
+                             Py_ssize_t f) {
+        Py_ssize_t k = 0;
+    #if defined(__SSE2__)
+        for (; k + 2 <= f; k += 2) {
+            __m128d g = _mm_mul_pd(_mm_loadu_pd(grad + k), _mm_set1_pd(scale));
+            __m128d m = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(b1), _mm_loadu_pd(s1 + k)),
+                                   _mm_mul_pd(_mm_set1_pd(1.0 - b1), g));
+            __m128d v = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(b2), _mm_loadu_pd(s2 + k)),
+                                   _mm_mul_pd(_mm_mul_pd(_mm_set1_pd(1.0 - b2), g), g));
+            __m128d d = _mm_div_pd(_mm_mul_pd(m, _mm_set1_pd(m_correction)),
+                                   _mm_add_pd(_mm_sqrt_pd(_mm_mul_pd(v, _mm_set1_pd(v_correction))),
+                                              _mm_set1_pd(eps)));
+            _mm_storeu_pd(s1 + k, m);
+            _mm_storeu_pd(s2 + k, v);
+            _mm_storeu_pd(values + k, _mm_add_pd(_mm_loadu_pd(values + k), _mm_mul_pd(_mm_set1_pd(lr), d)));
+        }
+    #endif
+        for (; k < f; k++)
+            values[k] += lr * sgd_adam_direction(grad[k] * scale, s1 + k, s2 + k, b1, b2, m_correction,
+                                                 v_correction, eps);
+    }
+    """
+    void sgd_prefetch(const void* address) noexcept nogil
+    double sgd_adagrad_direction(double g, double* s1, double eps) noexcept nogil
+    double sgd_adam_direction(double g, double* s1, double* s2, double b1, double b2, double m_correction,
+                              double v_correction, double eps) noexcept nogil
+    void sgd_adagrad_row(double lr, double* values, const double* grad, double scale, double* s1, double eps,
+                         Py_ssize_t f) noexcept nogil
+    void sgd_adam_row(double lr, double* values, const double* grad, double scale, double* s1, double* s2,
+                      double b1, double b2, double m_correction, double v_correction, double eps,
+                      Py_ssize_t f) noexcept nogil
+
+
 cdef inline double direction(Optimizer* opt, double g, double* s1, double* s2, Py_ssize_t k) noexcept nogil:
     """Ascent direction for gradient ``g`` of parameter ``k``, updating its state in ``s1``/``s2``."""
     if opt.mode == MODE_ADAGRAD:
-        s1[k] += g * g
-        return g / (sqrt(s1[k]) + ADAPTIVE_EPSILON)
+        return sgd_adagrad_direction(g, s1 + k, ADAPTIVE_EPSILON)
     if opt.mode == MODE_ADAM:
-        s1[k] = ADAM_BETA_1 * s1[k] + (1.0 - ADAM_BETA_1) * g
-        s2[k] = ADAM_BETA_2 * s2[k] + (1.0 - ADAM_BETA_2) * g * g
-        return s1[k] * opt.m_correction / (sqrt(s2[k] * opt.v_correction) + ADAPTIVE_EPSILON)
+        return sgd_adam_direction(g, s1 + k, s2 + k, ADAM_BETA_1, ADAM_BETA_2, opt.m_correction,
+                                  opt.v_correction, ADAPTIVE_EPSILON)
     return g
+
+
+cdef inline void ascend_row(Optimizer* opt, double lr, double* values, const double* grad, double scale,
+                            double* s1, double* s2, Py_ssize_t first, Py_ssize_t f) noexcept nogil:
+    """``values[k] += lr * direction(grad[k] * scale)`` for ``k < f``, the state of ``values[k]`` being
+    at ``first + k`` of ``s1``/``s2`` (one vectorisable loop per mode)."""
+    cdef Py_ssize_t k
+    if opt.mode == MODE_SGD:
+        for k in range(f):
+            values[k] += lr * (grad[k] * scale)
+    elif opt.mode == MODE_ADAGRAD:
+        sgd_adagrad_row(lr, values, grad, scale, s1 + first, ADAPTIVE_EPSILON, f)
+    else:
+        sgd_adam_row(lr, values, grad, scale, s1 + first, s2 + first, ADAM_BETA_1, ADAM_BETA_2,
+                     opt.m_correction, opt.v_correction, ADAPTIVE_EPSILON, f)
 
 
 cdef inline void set_adam_step(Optimizer* opt, double beta_1_power, double beta_2_power) noexcept nogil:
@@ -182,17 +270,17 @@ def eligible_users(indptr, Py_ssize_t n_items):
 
 
 cdef inline bint is_seen(const int* indices, Py_ssize_t start, Py_ssize_t end, Py_ssize_t item) noexcept nogil:
-    """Binary search of ``item`` in the sorted ``indices[start:end]``."""
-    cdef Py_ssize_t middle
-    while start < end:
-        middle = (start + end) >> 1
-        if indices[middle] < item:
-            start = middle + 1
-        elif indices[middle] > item:
-            end = middle
-        else:
-            return True
-    return False
+    """Binary search of ``item`` in the sorted ``indices[start:end]``, without branches on the
+    comparisons (they are unpredictable; a conditional move is not)."""
+    cdef Py_ssize_t n = end - start, half
+    cdef const int* base = indices + start
+    if n == 0:
+        return False
+    while n > 1:
+        half = n >> 1
+        base = base + half if base[half] <= item else base
+        n -= half
+    return base[0] == item
 
 
 cdef inline Py_ssize_t sample_user(Profiles* p, Rng* rng) noexcept nogil:
@@ -207,14 +295,28 @@ cdef inline Py_ssize_t sample_negative(Profiles* p, Rng* rng, Py_ssize_t user) n
             return item
 
 
-cdef inline double bpr_loss(double x) noexcept nogil:
-    """``-log(sigmoid(x))``, computed stably."""
+cdef inline double bpr_loss(double x, double exp_x) noexcept nogil:
+    """``-log(sigmoid(x))``, computed stably from ``x`` and ``exp(x)``."""
     if x > 0:
-        return log1p(exp(-x))
-    return -x + log1p(exp(x))
+        return log1p(1.0 / exp_x)
+    return -x + log1p(exp_x)
 
 
 # ---------------------------------------------------------------- matrix factorization
+
+cdef struct Sample:
+    Py_ssize_t user, item
+    Py_ssize_t negative  # BPR
+    double rating  # FunkSVD, AsySVD
+
+
+cdef inline void prefetch_row(const double* row, Py_ssize_t f) noexcept nogil:
+    """Prefetch the cache lines of ``row[:f]``."""
+    cdef Py_ssize_t k
+    for k in range(0, f, 8):
+        sgd_prefetch(row + k)
+    sgd_prefetch(row + f - 1)
+
 
 cdef struct Accumulator:
     # summed gradients of the rows one mini-batch touches, in first-touch order
@@ -246,6 +348,7 @@ cdef Accumulator make_accumulator(int[::1] slot, int[::1] rows, double[:, ::1] g
     return acc
 
 
+@cython.final
 cdef class MatrixFactorizationSGD:
     """SGD for one matrix factorization model, on arrays owned by the caller (updated in place).
 
@@ -256,7 +359,9 @@ cdef class MatrixFactorizationSGD:
     ``item_bias``, ``global_bias``) to its ``(s1, s2)`` optimizer state (see
     ``optimizer_state_arrays``). Mini-batch gradients are summed per touched row,
     divided by ``batch_size`` and applied once per batch (global bias, then items,
-    then users), as the reference does.
+    then users), as the reference does. With ``batch_size`` 1 a BPR or FunkSVD sample
+    updates its rows at once, from gradients computed before the update (the same
+    arithmetic as a batch of one, without the accumulators).
     """
 
     cdef int model, use_bias, n_factors
@@ -266,8 +371,12 @@ cdef class MatrixFactorizationSGD:
     cdef Rng rng
     cdef Optimizer opt
     cdef object _keep_alive
-    cdef double[:, ::1] P, Q
-    cdef double[::1] user_bias, item_bias, global_bias, user_vector
+    cdef double* P
+    cdef double* Q
+    cdef double* user_bias
+    cdef double* item_bias
+    cdef double* global_bias
+    cdef double* user_vector
     cdef double* P_s1
     cdef double* P_s2
     cdef double* Q_s1
@@ -281,7 +390,8 @@ cdef class MatrixFactorizationSGD:
     cdef Accumulator users_acc, items_acc  # grad width n_factors + 1: factors, then bias
     cdef double global_grad
 
-    def __init__(self, str model, indptr, indices, data, P, Q, user_bias, item_bias, global_bias, dict state,
+    def __init__(self, str model, indptr, indices, data, double[:, ::1] P, double[:, ::1] Q,
+                 double[::1] user_bias, double[::1] item_bias, double[::1] global_bias, dict state,
                  *, str sgd_mode, double learning_rate, Py_ssize_t batch_size, bint use_bias,
                  double negative_quota, double user_reg, double item_reg, double bias_reg,
                  double positive_reg, double negative_reg, seed_sequence):
@@ -297,13 +407,16 @@ cdef class MatrixFactorizationSGD:
         self.opt = make_optimizer(sgd_mode)
         self.n_users, self.n_interactions = len(indptr) - 1, indptr[-1]
         n_items = Q.shape[0]
+        if P.shape[1] != Q.shape[1]:
+            raise ValueError(f"P and Q must have the same number of columns, got {P.shape[1]} and {Q.shape[1]}")
         users = eligible_users(indptr, n_items)
         self.profiles = make_profiles(indptr, indices, data, users, n_items)
         self.rng = rng_from_seed_sequence(seed_sequence)
-        self.P, self.Q = P, Q
+        self.P, self.Q = &P[0, 0], &Q[0, 0]
         self.n_factors = P.shape[1]
         self.use_bias = use_bias
-        self.user_bias, self.item_bias, self.global_bias = user_bias, item_bias, global_bias
+        self.user_bias, self.item_bias = data_or_null(user_bias), data_or_null(item_bias)
+        self.global_bias = data_or_null(global_bias)
         self.P_s1, self.P_s2 = data_or_null_2d(state["P"][0]), data_or_null_2d(state["P"][1])
         self.Q_s1, self.Q_s2 = data_or_null_2d(state["Q"][0]), data_or_null_2d(state["Q"][1])
         self.ub_s1, self.ub_s2 = data_or_null(state["user_bias"][0]), data_or_null(state["user_bias"][1])
@@ -314,7 +427,8 @@ cdef class MatrixFactorizationSGD:
         self.negative_quota = negative_quota
         self.user_reg, self.item_reg, self.bias_reg = user_reg, item_reg, bias_reg
         self.positive_reg, self.negative_reg = positive_reg, negative_reg
-        self.user_vector = np.zeros(self.n_factors, dtype=np.float64)
+        user_vector = np.zeros(self.n_factors, dtype=np.float64)
+        self.user_vector = data_or_null(user_vector)
         self.global_grad = 0.0
         # a batch touches at most batch_size users and 2 * batch_size items (BPR)
         accumulators = (
@@ -325,7 +439,8 @@ cdef class MatrixFactorizationSGD:
         )
         self.users_acc = make_accumulator(accumulators[0], accumulators[1], accumulators[2])
         self.items_acc = make_accumulator(accumulators[3], accumulators[4], accumulators[5])
-        self._keep_alive = (indptr, indices, data, users, state, accumulators)
+        self._keep_alive = (indptr, indices, data, users, P, Q, user_bias, item_bias, global_bias, state,
+                            user_vector, accumulators)
 
     def run_epoch(self):
         """One epoch as in the reference; returns the mean sampled loss (squared error, or
@@ -336,36 +451,59 @@ cdef class MatrixFactorizationSGD:
         non-interacted item with rating 0 with probability ``negative_quota``, else
         one of the user's interactions.
         """
-        cdef Py_ssize_t n_batches, batch, s, user, start, end, k, item
-        cdef double loss = 0.0, rating
+        cdef Py_ssize_t n_batches, batch, s
+        cdef double loss = 0.0
+        cdef Sample current, ahead
         if self.model == MF_BPR:
             n_batches = self.n_users // self.batch_size + 1
         else:
             n_batches = self.n_interactions // self.batch_size + 1
+        ahead.negative, ahead.rating = -1, 0.0  # the field the model does not draw keeps this
         with nogil:
+            self._draw(&ahead)
             for batch in range(n_batches):
                 for s in range(self.batch_size):
-                    user = sample_user(&self.profiles, &self.rng)
-                    start = self.profiles.indptr[user]
-                    end = self.profiles.indptr[user + 1]
+                    # draw the next sample now and prefetch its rows while this one trains
+                    # (sampling reads no parameter, so the sequence of samples is unchanged)
+                    current = ahead
+                    if batch + 1 < n_batches or s + 1 < self.batch_size:
+                        self._draw(&ahead)
+                        self._prefetch(&ahead)
                     if self.model == MF_BPR:
-                        k = start + rng_below(&self.rng, end - start)
-                        loss += self._bpr_sample(user, self.profiles.indices[k],
-                                                 sample_negative(&self.profiles, &self.rng, user))
-                        continue
-                    if self.negative_quota > 0.0 and rng_unit(&self.rng) < self.negative_quota:
-                        item = sample_negative(&self.profiles, &self.rng, user)
-                        rating = 0.0
+                        loss += self._bpr_sample(current.user, current.item, current.negative)
+                    elif self.model == FUNK_SVD:
+                        loss += self._funk_sample(current.user, current.item, current.rating)
                     else:
-                        k = start + rng_below(&self.rng, end - start)
-                        item = self.profiles.indices[k]
-                        rating = self.profiles.data[k]
-                    if self.model == FUNK_SVD:
-                        loss += self._funk_sample(user, item, rating)
-                    else:
-                        loss += self._asy_sample(user, item, rating)
+                        loss += self._asy_sample(current.user, current.item, current.rating)
                 self._end_batch()
         return loss / (n_batches * self.batch_size)
+
+    cdef inline void _draw(self, Sample* sample) noexcept nogil:
+        """A random sample: a user, then (BPR) one of their items and a negative, or (FunkSVD,
+        AsySVD) a negative with rating 0 with probability ``negative_quota``, else one of their
+        interactions with its rating."""
+        cdef Py_ssize_t user = sample_user(&self.profiles, &self.rng), k
+        cdef Py_ssize_t start = self.profiles.indptr[user], end = self.profiles.indptr[user + 1]
+        sample.user = user
+        if self.model == MF_BPR:
+            sample.item = self.profiles.indices[start + rng_below(&self.rng, end - start)]
+            sample.negative = sample_negative(&self.profiles, &self.rng, user)
+        elif self.negative_quota > 0.0 and rng_unit(&self.rng) < self.negative_quota:
+            sample.item = sample_negative(&self.profiles, &self.rng, user)
+            sample.rating = 0.0
+        else:
+            k = start + rng_below(&self.rng, end - start)
+            sample.item = self.profiles.indices[k]
+            sample.rating = self.profiles.data[k]
+
+    cdef inline void _prefetch(self, Sample* sample) noexcept nogil:
+        """Ask the cache for the factor rows ``sample`` will read (AsySVD: the item's only)."""
+        cdef Py_ssize_t f = self.n_factors
+        prefetch_row(self.Q + sample.item * f, f)
+        if self.model == MF_BPR:
+            prefetch_row(self.Q + sample.negative * f, f)
+        if self.model != ASY_SVD:
+            prefetch_row(self.P + sample.user * f, f)
 
     def train_batch(self, users, items, targets):
         """Apply one mini-batch of given samples: ``targets`` are ratings (FunkSVD, AsySVD)
@@ -386,51 +524,102 @@ cdef class MatrixFactorizationSGD:
             return self.global_bias[0] + self.user_bias[user] + self.item_bias[item]
         return 0.0
 
+    cdef inline double _step(self, double g, double* s1, double* s2, Py_ssize_t k) noexcept nogil:
+        """``lr * direction(g)`` of parameter ``k``."""
+        return self.learning_rate * direction(&self.opt, g, s1, s2, k)
+
     cdef double _funk_sample(self, Py_ssize_t user, Py_ssize_t item, double rating) noexcept nogil:
-        """Accumulate the ascent gradients of ``-(r - b_g - b_u - b_i - p_u . q_i)^2 / 2`` minus
-        the L2 terms ``user_reg |p_u|^2 / 2``, ``item_reg |q_i|^2 / 2``, ``bias_reg b^2 / 2``."""
-        cdef Py_ssize_t k
-        cdef double* pu = &self.P[user, 0]
-        cdef double* qi = &self.Q[item, 0]
-        cdef double prediction = self._bias_prediction(user, item), error
+        """The ascent gradients of ``-(r - b_g - b_u - b_i - p_u . q_i)^2 / 2`` minus the L2
+        terms ``user_reg |p_u|^2 / 2``, ``item_reg |q_i|^2 / 2``, ``bias_reg b^2 / 2``:
+        accumulated, or applied at once when ``batch_size`` is 1."""
+        cdef Py_ssize_t k, f = self.n_factors
+        cdef double* pu = self.P + user * f
+        cdef double* qi = self.Q + item * f
+        cdef double prediction = self._bias_prediction(user, item), error, p, q
+        cdef double user_reg = self.user_reg, item_reg = self.item_reg, bias_reg = self.bias_reg
+        cdef double lr = self.learning_rate
         cdef double* gu
         cdef double* gi
-        for k in range(self.n_factors):
+        for k in range(f):
             prediction += pu[k] * qi[k]
         error = rating - prediction
+        if self.batch_size == 1:
+            if self.use_bias:
+                self.global_bias[0] += self._step(error - bias_reg * self.global_bias[0], self.gb_s1, self.gb_s2, 0)
+                self.item_bias[item] += self._step(error - bias_reg * self.item_bias[item],
+                                                   self.ib_s1, self.ib_s2, item)
+                self.user_bias[user] += self._step(error - bias_reg * self.user_bias[user],
+                                                   self.ub_s1, self.ub_s2, user)
+            if self.opt.mode == MODE_SGD:
+                for k in range(f):
+                    p, q = pu[k], qi[k]
+                    qi[k] = q + lr * (error * p - item_reg * q)
+                    pu[k] = p + lr * (error * q - user_reg * p)
+            else:
+                gi, gu = self.items_acc.grad, self.users_acc.grad
+                for k in range(f):
+                    p, q = pu[k], qi[k]
+                    gi[k] = error * p - item_reg * q
+                    gu[k] = error * q - user_reg * p
+                ascend_row(&self.opt, lr, qi, gi, 1.0, self.Q_s1, self.Q_s2, item * f, f)
+                ascend_row(&self.opt, lr, pu, gu, 1.0, self.P_s1, self.P_s2, user * f, f)
+            return error * error
         gu = touch(&self.users_acc, user)
         gi = touch(&self.items_acc, item)
         if self.use_bias:
-            self.global_grad += error - self.bias_reg * self.global_bias[0]
-            gu[self.n_factors] += error - self.bias_reg * self.user_bias[user]
-            gi[self.n_factors] += error - self.bias_reg * self.item_bias[item]
-        for k in range(self.n_factors):
-            gi[k] += error * pu[k] - self.item_reg * qi[k]
-            gu[k] += error * qi[k] - self.user_reg * pu[k]
+            self.global_grad += error - bias_reg * self.global_bias[0]
+            gu[f] += error - bias_reg * self.user_bias[user]
+            gi[f] += error - bias_reg * self.item_bias[item]
+        for k in range(f):
+            gi[k] += error * pu[k] - item_reg * qi[k]
+            gu[k] += error * qi[k] - user_reg * pu[k]
         return error * error
 
     cdef double _bpr_sample(self, Py_ssize_t user, Py_ssize_t pos, Py_ssize_t neg) noexcept nogil:
-        """Accumulate the ascent gradients of ``log sigmoid(p_u . (q_i - q_j))`` minus the L2 terms
-        ``user_reg |p_u|^2 / 2``, ``positive_reg |q_i|^2 / 2``, ``negative_reg |q_j|^2 / 2``."""
-        cdef Py_ssize_t k
-        cdef double* pu = &self.P[user, 0]
-        cdef double* qi = &self.Q[pos, 0]
-        cdef double* qj = &self.Q[neg, 0]
-        cdef double x = 0.0, sig
+        """The ascent gradients of ``log sigmoid(p_u . (q_i - q_j))`` minus the L2 terms
+        ``user_reg |p_u|^2 / 2``, ``positive_reg |q_i|^2 / 2``, ``negative_reg |q_j|^2 / 2``:
+        accumulated, or applied at once when ``batch_size`` is 1."""
+        cdef Py_ssize_t k, f = self.n_factors
+        cdef double* pu = self.P + user * f
+        cdef double* qi = self.Q + pos * f
+        cdef double* qj = self.Q + neg * f
+        cdef double user_reg = self.user_reg, positive_reg = self.positive_reg, negative_reg = self.negative_reg
+        cdef double lr = self.learning_rate
+        cdef double x = 0.0, e, sig, p, a, b
         cdef double* gu
         cdef double* gi
         cdef double* gj
-        for k in range(self.n_factors):
+        for k in range(f):
             x += pu[k] * (qi[k] - qj[k])
-        sig = 1.0 / (1.0 + exp(x))
+        e = exp(x)
+        sig = 1.0 / (1.0 + e)
+        if self.batch_size == 1:
+            if self.opt.mode == MODE_SGD:
+                for k in range(f):
+                    p, a, b = pu[k], qi[k], qj[k]
+                    qi[k] = a + lr * (sig * p - positive_reg * a)
+                    qj[k] = b + lr * (-sig * p - negative_reg * b)
+                    pu[k] = p + lr * (sig * (a - b) - user_reg * p)
+            else:
+                gi, gj, gu = self.items_acc.grad, self.items_acc.grad + f, self.users_acc.grad
+                for k in range(f):
+                    p, a, b = pu[k], qi[k], qj[k]
+                    gi[k] = sig * p - positive_reg * a
+                    gj[k] = -sig * p - negative_reg * b
+                    gu[k] = sig * (a - b) - user_reg * p
+                ascend_row(&self.opt, lr, qi, gi, 1.0, self.Q_s1, self.Q_s2, pos * f, f)
+                ascend_row(&self.opt, lr, qj, gj, 1.0, self.Q_s1, self.Q_s2, neg * f, f)
+                ascend_row(&self.opt, lr, pu, gu, 1.0, self.P_s1, self.P_s2, user * f, f)
+            return bpr_loss(x, e)
         gu = touch(&self.users_acc, user)
         gi = touch(&self.items_acc, pos)
         gj = touch(&self.items_acc, neg)
-        for k in range(self.n_factors):
-            gi[k] += sig * pu[k] - self.positive_reg * qi[k]
-            gj[k] += -sig * pu[k] - self.negative_reg * qj[k]
-            gu[k] += sig * (qi[k] - qj[k]) - self.user_reg * pu[k]
-        return bpr_loss(x)
+        for k in range(f):
+            p, a, b = pu[k], qi[k], qj[k]
+            gi[k] += sig * p - positive_reg * a
+            gj[k] += -sig * p - negative_reg * b
+            gu[k] += sig * (a - b) - user_reg * p
+        return bpr_loss(x, e)
 
     cdef double _asy_sample(self, Py_ssize_t user, Py_ssize_t item, double rating) noexcept nogil:
         """AsySVD step (batch size 1, applied at once): user vector
@@ -439,66 +628,66 @@ cdef class MatrixFactorizationSGD:
         ``e q_i / sqrt(|I(u)|) - user_reg y_l`` for every ``y_l`` of the profile and
         ``e z_u - item_reg q_i`` for ``q_i``, all from the values before the step."""
         cdef Py_ssize_t start = self.profiles.indptr[user], end = self.profiles.indptr[user + 1]
-        cdef Py_ssize_t k, index, l
-        cdef double scale = 1.0 / sqrt(<double>(end - start)), prediction, error, lr = self.learning_rate
-        for k in range(self.n_factors):
-            self.user_vector[k] = 0.0
+        cdef Py_ssize_t k, index, l, f = self.n_factors
+        cdef double scale = 1.0 / sqrt(<double>(end - start)), prediction, error
+        cdef double user_reg = self.user_reg, item_reg = self.item_reg, bias_reg = self.bias_reg
+        cdef double lr = self.learning_rate
+        cdef double* z = self.user_vector
+        cdef double* qi = self.Q + item * f
+        cdef double* yl
+        for k in range(f):
+            z[k] = 0.0
         for index in range(start, end):
-            l = self.profiles.indices[index]
-            for k in range(self.n_factors):
-                self.user_vector[k] += self.P[l, k]
+            yl = self.P + self.profiles.indices[index] * f
+            for k in range(f):
+                z[k] += yl[k]
         prediction = self._bias_prediction(user, item)
-        for k in range(self.n_factors):
-            self.user_vector[k] *= scale
-            prediction += self.user_vector[k] * self.Q[item, k]
+        for k in range(f):
+            z[k] *= scale
+            prediction += z[k] * qi[k]
         error = rating - prediction
         if self.use_bias:
-            self.global_bias[0] += lr * direction(&self.opt, error - self.bias_reg * self.global_bias[0],
-                                                  self.gb_s1, self.gb_s2, 0)
-            self.item_bias[item] += lr * direction(&self.opt, error - self.bias_reg * self.item_bias[item],
-                                                   self.ib_s1, self.ib_s2, item)
-            self.user_bias[user] += lr * direction(&self.opt, error - self.bias_reg * self.user_bias[user],
-                                                   self.ub_s1, self.ub_s2, user)
+            self.global_bias[0] += self._step(error - bias_reg * self.global_bias[0], self.gb_s1, self.gb_s2, 0)
+            self.item_bias[item] += self._step(error - bias_reg * self.item_bias[item], self.ib_s1, self.ib_s2, item)
+            self.user_bias[user] += self._step(error - bias_reg * self.user_bias[user], self.ub_s1, self.ub_s2, user)
         for index in range(start, end):
             l = self.profiles.indices[index]
-            for k in range(self.n_factors):
-                self.P[l, k] += lr * direction(
-                    &self.opt, error * self.Q[item, k] * scale - self.user_reg * self.P[l, k],
-                    self.P_s1, self.P_s2, l * self.n_factors + k)
-        for k in range(self.n_factors):
-            self.Q[item, k] += lr * direction(
-                &self.opt, error * self.user_vector[k] - self.item_reg * self.Q[item, k],
-                self.Q_s1, self.Q_s2, item * self.n_factors + k)
+            yl = self.P + l * f
+            if self.opt.mode == MODE_SGD:
+                for k in range(f):
+                    yl[k] += lr * (error * qi[k] * scale - user_reg * yl[k])
+            else:
+                for k in range(f):
+                    yl[k] += self._step(error * qi[k] * scale - user_reg * yl[k], self.P_s1, self.P_s2, l * f + k)
+        if self.opt.mode == MODE_SGD:
+            for k in range(f):
+                qi[k] += lr * (error * z[k] - item_reg * qi[k])
+        else:
+            for k in range(f):
+                qi[k] += self._step(error * z[k] - item_reg * qi[k], self.Q_s1, self.Q_s2, item * f + k)
         return error * error
 
-    cdef void _apply(self, Accumulator* acc, double[:, ::1] params, double* s1, double* s2,
-                     double[::1] bias, double* b_s1, double* b_s2) noexcept nogil:
+    cdef void _apply(self, Accumulator* acc, double* params, double* s1, double* s2,
+                     double* bias, double* b_s1, double* b_s2) noexcept nogil:
         """``param += lr * direction(summed gradient / batch_size)`` for every touched row."""
-        cdef Py_ssize_t s, row, k, f = self.n_factors
-        cdef double lr = self.learning_rate, n = <double>self.batch_size
+        cdef Py_ssize_t s, row, f = self.n_factors
+        cdef double scale = 1.0 / <double>self.batch_size
         cdef double* grad
-        cdef double* values
         for s in range(acc.count):
             row = acc.rows[s]
             grad = acc.grad + s * acc.width
-            values = &params[row, 0]
             if self.use_bias:
-                bias[row] += lr * direction(&self.opt, grad[f] / n, b_s1, b_s2, row)
-            if self.opt.mode == MODE_SGD:
-                for k in range(f):
-                    values[k] += lr * (grad[k] / n)
-            else:
-                for k in range(f):
-                    values[k] += lr * direction(&self.opt, grad[k] / n, s1, s2, row * f + k)
+                bias[row] += self._step(grad[f] * scale, b_s1, b_s2, row)
+            ascend_row(&self.opt, self.learning_rate, params + row * f, grad, scale, s1, s2, row * f, f)
             acc.slot[row] = -1
         acc.count = 0
 
     cdef void _end_batch(self) noexcept nogil:
-        """Apply the accumulated mini-batch (AsySVD updates per sample) and advance Adam's step."""
-        if self.model != ASY_SVD:
+        """Apply the accumulated mini-batch (batch size 1 and AsySVD: already applied) and advance Adam's step."""
+        if self.batch_size > 1:
             if self.use_bias:
-                self.global_bias[0] += self.learning_rate * direction(
-                    &self.opt, self.global_grad / <double>self.batch_size, self.gb_s1, self.gb_s2, 0)
+                self.global_bias[0] += self._step(self.global_grad * (1.0 / <double>self.batch_size),
+                                                  self.gb_s1, self.gb_s2, 0)
                 self.global_grad = 0.0
             self._apply(&self.items_acc, self.Q, self.Q_s1, self.Q_s2, self.item_bias, self.ib_s1, self.ib_s2)
             self._apply(&self.users_acc, self.P, self.P_s1, self.P_s2, self.user_bias, self.ub_s1, self.ub_s2)
@@ -623,6 +812,7 @@ cdef int _prune_row(HashRow* row, Py_ssize_t k) noexcept nogil:
     return 0
 
 
+@cython.final
 cdef class SlimBPRSGD:
     """SGD for SLIM-BPR on an item x item matrix ``S`` (row: the scored item, column: a profile item).
 
@@ -709,11 +899,12 @@ cdef class SlimBPRSGD:
     cdef double _sample(self, Py_ssize_t user, Py_ssize_t pos, Py_ssize_t neg) noexcept nogil:
         """One update; returns ``-log sigmoid(x_uij)``, or -1 when the sparse rows ran out of memory."""
         cdef Py_ssize_t start = self.profiles.indptr[user], end = self.profiles.indptr[user + 1], index, l
-        cdef double x = 0.0, g, d_i, d_j, lr = self.learning_rate
+        cdef double x = 0.0, e, g, d_i, d_j, lr = self.learning_rate
         for index in range(start, end):
             l = self.profiles.indices[index]
             x += self._get(pos, l) - self._get(neg, l)
-        g = 1.0 / (1.0 + exp(x))
+        e = exp(x)
+        g = 1.0 / (1.0 + e)
         d_i = direction(&self.opt, g, self.s1, self.s2, pos)
         d_j = direction(&self.opt, g, self.s1, self.s2, neg)
         for index in range(start, end):
@@ -727,7 +918,7 @@ cdef class SlimBPRSGD:
         if not self.use_dense and self.samples_done % self.prune_every == 0:
             if self._prune(1) != 0:
                 return -1
-        return bpr_loss(x)
+        return bpr_loss(x, e)
 
     cdef int _prune(self, int n_threads) noexcept nogil:
         """Prune every hash row to its ``top_k`` largest entries; -1 when out of memory."""
