@@ -29,6 +29,7 @@ from Experiment_handler.hyperparameter_space import Categorical, HyperparameterS
 from Recommenders._sgd import SGD_MODES, MatrixFactorizationSGD, optimizer_state_arrays
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS
+from Recommenders.bpr_positives import bpr_positives
 from Recommenders.latent_factors import LatentFactorRecommender
 
 #: Reference defaults (``algorithm_handler.py``).
@@ -162,13 +163,7 @@ class MatrixFactorization_BPR_Cython(_SGDMatrixFactorization):
     def _fit(self, URM_train, epochs=300, batch_size=1000, num_factors=DEFAULT_NUM_FACTORS,
              positive_threshold_BPR=None, learning_rate=1e-3, sgd_mode="sgd", init_mean=0.0, init_std_dev=0.1,
              user_reg=0.0, positive_reg=0.0, negative_reg=0.0):
-        positives = URM_train
-        if positive_threshold_BPR is not None:
-            positives = URM_train.copy()
-            positives.data = (positives.data >= positive_threshold_BPR).astype(np.float32)
-            positives.eliminate_zeros()
-            if positives.nnz == 0:
-                raise ValueError(f"no interaction reaches positive_threshold_BPR={positive_threshold_BPR}")
+        positives = bpr_positives(URM_train, positive_threshold_BPR)
         self._train(positives, epochs=epochs, num_factors=num_factors, sgd_mode=sgd_mode, init_mean=init_mean,
                     init_std_dev=init_std_dev, use_bias=False, learning_rate=learning_rate, batch_size=batch_size,
                     negative_quota=0.0, user_reg=user_reg, item_reg=0.0, bias_reg=0.0, positive_reg=positive_reg,

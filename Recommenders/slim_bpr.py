@@ -30,6 +30,7 @@ from Experiment_handler.hyperparameter_space import Categorical, HyperparameterS
 from Recommenders._sgd import SGD_MODES, SlimBPRSGD, mirror_lower_triangle, optimizer_state_arrays
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.bpr_positives import bpr_positives
 from Recommenders.kernel_threads import kernel_threads
 from Recommenders.memory import memory_limit_bytes
 
@@ -75,13 +76,7 @@ class SLIM_BPR_Cython(BaseRecommender):
             raise ValueError(f"epochs must be non-negative, got {epochs}")
         if sgd_mode not in SGD_MODES:
             raise ValueError(f"sgd_mode must be one of {SGD_MODES}, got {sgd_mode!r}")
-        positives = URM_train
-        if positive_threshold_BPR is not None:
-            positives = URM_train.copy()
-            positives.data = (positives.data >= positive_threshold_BPR).astype(np.float32)
-            positives.eliminate_zeros()
-            if positives.nnz == 0:
-                raise ValueError(f"no interaction reaches positive_threshold_BPR={positive_threshold_BPR}")
+        positives = bpr_positives(URM_train, positive_threshold_BPR)
         n_items = URM_train.shape[1]
         self.sparse_weights_ = use_sparse_weights(n_items, train_with_sparse_weights)
         dense = None if self.sparse_weights_ else np.zeros((n_items, n_items), dtype=np.float64)

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 from Recommenders._sgd import MatrixFactorizationSGD, SlimBPRSGD, optimizer_state_arrays
 
+from Recommenders.bpr_positives import bpr_positives
 from Recommenders.memory import MemoryEstimateExceeded
 from Recommenders.registry import get_algorithm
 from Recommenders.slim_bpr import SLIM_BPR_Cython, dense_top_k
@@ -284,3 +285,11 @@ def test_every_space_sample_fits(name):
 @pytest.mark.parametrize("name", PLANTED_CONFIGS)
 def test_search_of_two_samples_runs_end_to_end(name, small_split, tmp_path):
     assert_two_samples_run(name, small_split, tmp_path)
+
+
+def test_bpr_positives_keeps_interactions_at_the_threshold_as_ones():
+    URM = sp.csr_matrix(np.array([[5, 0, 2], [3, 4, 0]], dtype=np.float32))
+    assert bpr_positives(URM, None) is URM
+    np.testing.assert_array_equal(bpr_positives(URM, 3.0).toarray(), [[1, 0, 0], [1, 1, 0]])
+    with pytest.raises(ValueError, match="positive_threshold_BPR=6.0"):
+        bpr_positives(URM, 6.0)
