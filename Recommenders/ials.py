@@ -31,7 +31,6 @@ from threadpoolctl import threadpool_limits
 from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders._als import conjugate_gradient_rows
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import SCORE_BLOCK_USERS
 from Recommenders.kernel_threads import kernel_threads
 from Recommenders.latent_factors import LatentFactorRecommender
 
@@ -61,7 +60,7 @@ class IALSRecommender(LatentFactorRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + ``C`` in CSR and CSC + float32 factors + float32 scores of one block."""
+        """Base estimate (which holds one block of scores) + ``C`` in CSR and CSC + float32 factors."""
         factors = hyperparameters.get("num_factors", DEFAULT_NUM_FACTORS)
         confidence_matrices = 2 * (n_interactions * 8 + max(n_users, n_items) * 8)
         return (
@@ -69,7 +68,6 @@ class IALSRecommender(LatentFactorRecommender):
             + confidence_matrices
             + (n_users + n_items) * factors * 4
             + factors * factors * 16
-            + SCORE_BLOCK_USERS * n_items * 4
         )
 
     def _fit(self, URM_train, epochs=300, num_factors=DEFAULT_NUM_FACTORS, confidence_scaling="linear", alpha=1.0,

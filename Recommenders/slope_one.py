@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from Experiment_handler.hyperparameter_space import HyperparameterSpace
 from Recommenders._rating_models import slope_one_deviations, slope_one_scores
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.base import BaseRecommender
 from Recommenders.kernel_threads import kernel_threads
 from Recommenders.threads import configured_threads
 
@@ -43,13 +43,12 @@ class SlopeOne(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + ``dev`` and the flags (5 bytes per item pair) + the ratings by item +
-        per-thread row buffers + one float32 block of scores."""
+        """Base estimate (which holds one block of scores) + ``dev`` and the flags (5 bytes per
+        item pair) + the ratings by item + per-thread row buffers."""
         pairs = 5 * n_items * n_items
         by_item = n_interactions * 8 + (n_items + 1) * 8
         buffers = configured_threads() * n_items * 12
-        return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + pairs + by_item + buffers
-                + SCORE_BLOCK_USERS * n_items * 4)
+        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + pairs + by_item + buffers
 
     def _fit(self, URM_train):
         n_items = URM_train.shape[1]

@@ -43,7 +43,7 @@ def test_slope_one_matches_brute_force():
 
 
 def test_slope_one_refuses_above_the_memory_budget(monkeypatch):
-    monkeypatch.setenv("RECZILLA_MEMORY_LIMIT", "200M")
+    monkeypatch.setenv("RECZILLA_MEMORY_LIMIT", "150M")
     assert SlopeOne.estimate_memory_bytes(1_000, 6_000, 50_000) > 5 * 6_000**2
     with pytest.raises(MemoryEstimateExceeded):
         SlopeOne().fit(sp.random(1_000, 6_000, density=0.001, format="csr", random_state=0))
