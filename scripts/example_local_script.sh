@@ -117,6 +117,9 @@ if ((${#builtin[@]} > 0)); then
   PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Data_manager.create_all_data_splits \
     --data-dir "$WORK_DIR/datasets" --splits-dir "$WORK_DIR/splits" --datasets "${builtin[@]}" --splitters "$SPLIT_TYPE"
   for dataset in "${builtin[@]}"; do
+    # cache the split's meta-features in it, so that no experiment has to compute them again
+    PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Data_manager.metafeatures \
+      "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" >/dev/null
     bucket_put_folder "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" "$(split_path "$dataset" "$SPLIT_TYPE")"
   done
 fi
