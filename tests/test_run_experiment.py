@@ -99,7 +99,7 @@ def test_failing_sample_is_recorded_and_search_goes_on(small_split, tmp_path):
 
 
 def test_time_limit_keeps_finished_samples_then_resume_completes(small_split, tmp_path):
-    args = experiment_args(small_split, tmp_path, alg="SlowTopPop", samples=12, time_limit=2)
+    args = experiment_args(small_split, tmp_path, alg="SlowTopPop", samples=12, time_limit=3)
     result = run_module("tests.slow_algorithm", *args)
     assert result.returncode == 0, result.stderr
     stopped = read_result_metadata(tmp_path / "result.zip")
