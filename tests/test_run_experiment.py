@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 
+from Data_manager.metafeatures import load_or_compute_metafeatures
 from Experiment_handler.evaluator import DEFAULT_CUTOFFS
 from Experiment_handler.result_zip import read_result_metadata
 from tests.conftest import run_module
@@ -99,7 +100,8 @@ def test_failing_sample_is_recorded_and_search_goes_on(small_split, tmp_path):
 
 
 def test_time_limit_keeps_finished_samples_then_resume_completes(small_split, tmp_path):
-    args = experiment_args(small_split, tmp_path, alg="SlowTopPop", samples=12, time_limit=3)
+    load_or_compute_metafeatures(small_split)  # cached in the split: the 2 s go to the samples
+    args = experiment_args(small_split, tmp_path, alg="SlowTopPop", samples=12, time_limit=2)
     result = run_module("tests.slow_algorithm", *args)
     assert result.returncode == 0, result.stderr
     stopped = read_result_metadata(tmp_path / "result.zip")
