@@ -5,15 +5,15 @@ Names and definitions follow the reference's ``Metafeatures/`` package:
 - 5 basic features (``n_u`` users, ``n_i`` items, ``nnz`` stored interactions):
   ``f_num_users = n_u``, ``f_num_items = n_i``, ``f_num_interactions = nnz``,
   ``f_sparsity = 1 - nnz / (n_u n_i)``, ``f_item_user_ratio = n_i / n_u``;
-- 70 distribution features (``Data_manager.metafeatures_distribution``);
-- 308 landmarkers (``Data_manager.landmarkers``).
+- 70 distribution features (``Experiment_handler.metafeatures_distribution``);
+- 308 landmarkers (``Experiment_handler.landmarkers``).
 
 ``load_or_compute_metafeatures(split_dir)`` computes them once per split folder
 and caches them in ``split_dir/metafeatures.json`` (written atomically), tagged
 with the split's checksum, the landmarker seed and the list of names: a cache
 that does not match the current split and code is recomputed.
 
-    python -m Data_manager.metafeatures SPLIT_DIR
+    python -m Experiment_handler.metafeatures SPLIT_DIR
 
 prints them as a JSON object, in the order above.
 """
@@ -27,10 +27,10 @@ import scipy.sparse as sp
 
 from Data_manager.atomic_files import write_json_atomic
 from Data_manager.cli_errors import run_cli
-from Data_manager.landmarkers import LANDMARKER_SEED, landmarker_feature_names, landmarker_features
-from Data_manager.metafeatures_distribution import distribution_feature_names, distribution_features
 from Data_manager.split_format import SplitFormatError, load_split, read_split_info, split_checksum
 from Data_manager.version import __version__
+from Experiment_handler.landmarkers import LANDMARKER_SEED, landmarker_feature_names, landmarker_features
+from Experiment_handler.metafeatures_distribution import distribution_feature_names, distribution_features
 from Recommenders.base import as_csr_float32
 
 CACHE_FILE = "metafeatures.json"
@@ -92,7 +92,7 @@ def load_or_compute_metafeatures(split_dir, seed: int = LANDMARKER_SEED) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m Data_manager.metafeatures",
+        prog="python -m Experiment_handler.metafeatures",
         description="Print the 383 meta-features of a split's training matrix (cached in the split folder).",
     )
     parser.add_argument("split_dir", help="split folder holding split.json and URM_train.npz")

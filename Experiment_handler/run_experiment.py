@@ -20,7 +20,6 @@ from pathlib import Path
 
 from Data_manager.cli_errors import CommandLineError, UsageError, run_cli
 from Data_manager.datasets import UnknownDataset, canonical_dataset_name
-from Data_manager.metafeatures import load_or_compute_metafeatures
 from Data_manager.split_format import DataSplit, SplitFormatError, load_split, split_checksum
 from Data_manager.splitters import UnknownSplitter, get_splitter
 from Experiment_handler.experiment import (
@@ -31,6 +30,7 @@ from Experiment_handler.experiment import (
     resumed_samples,
     run_search,
 )
+from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Experiment_handler.result_zip import read_result_metadata
 from Recommenders.registry import UnknownAlgorithm, get_algorithm
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from Experiment_handler.hyperparameter_space import HyperparameterSpace
+from Recommenders.hyperparameter_space import HyperparameterSpace
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ integers), and the random start comes from the recommender's seed (the reference
 
 import numpy as np
 
-from Experiment_handler.hyperparameter_space import HyperparameterSpace, Integer
 from Recommenders._rating_models import coclustering_assign, coclustering_averages
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.hyperparameter_space import HyperparameterSpace, Integer
 from Recommenders.kernel_threads import kernel_threads
 from Recommenders.slope_one import profile_means
 

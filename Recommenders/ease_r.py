@@ -19,9 +19,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from Experiment_handler.hyperparameter_space import HyperparameterSpace, Real
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
+from Recommenders.hyperparameter_space import HyperparameterSpace, Real
 from Recommenders.similarity import ItemSimilarityRecommender, column_top_k, gram_matrix, top_k_memory_bytes
 
 #: Rows symmetrised at once after the triangular inverse.

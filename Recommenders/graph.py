@@ -17,10 +17,10 @@ The reference's ``min_rating``/``implicit`` options (never searched) are left ou
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders import _similarity
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.similarity import ItemSimilarityRecommender, column_top_k, top_k_memory_bytes, top_k_similarity
 
 

@@ -28,9 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders._als import conjugate_gradient_rows
 from Recommenders.algorithm_spec import AlgorithmSpec
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.kernel_threads import kernel_threads
 from Recommenders.latent_factors import LatentFactorRecommender
 

@@ -18,10 +18,10 @@ although it has no effect on them.
 
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.feature_weighting import apply_feature_weighting
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.similarity import (
     ItemSimilarityRecommender,
     UserSimilarityRecommender,

@@ -25,11 +25,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders._sgd import SGD_MODES, MatrixFactorizationSGD, optimizer_state_arrays
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS
 from Recommenders.bpr_positives import bpr_positives
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.latent_factors import LatentFactorRecommender
 
 #: Reference defaults (``algorithm_handler.py``).

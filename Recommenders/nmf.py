@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer
 from Recommenders.algorithm_spec import AlgorithmSpec
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer
 from Recommenders.latent_factors import LatentFactorRecommender, latent_factor_memory_bytes
 
 SOLVERS = {"coordinate_descent": "cd", "multiplicative_update": "mu"}

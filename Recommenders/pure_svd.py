@@ -10,8 +10,8 @@
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import HyperparameterSpace, Integer
 from Recommenders.algorithm_spec import AlgorithmSpec
+from Recommenders.hyperparameter_space import HyperparameterSpace, Integer
 from Recommenders.latent_factors import LatentFactorRecommender, latent_factor_memory_bytes
 
 

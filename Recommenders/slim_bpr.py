@@ -26,11 +26,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders._sgd import SGD_MODES, SlimBPRSGD, mirror_lower_triangle, optimizer_state_arrays
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.bpr_positives import bpr_positives
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.kernel_threads import kernel_threads
 from Recommenders.memory import memory_limit_bytes
 

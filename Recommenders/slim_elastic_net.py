@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import HyperparameterSpace, Integer, Real
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
+from Recommenders.hyperparameter_space import HyperparameterSpace, Integer, Real
 from Recommenders.similarity import ItemSimilarityRecommender
 from Recommenders.threads import configured_threads
 

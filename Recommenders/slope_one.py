@@ -22,10 +22,10 @@ integers when computing ``dev``), and pairs are counted in double precision.
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import HyperparameterSpace
 from Recommenders._rating_models import slope_one_deviations, slope_one_scores
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
+from Recommenders.hyperparameter_space import HyperparameterSpace
 from Recommenders.kernel_threads import kernel_threads
 from Recommenders.threads import configured_threads
 

@@ -118,7 +118,7 @@ if ((${#builtin[@]} > 0)); then
     --data-dir "$WORK_DIR/datasets" --splits-dir "$WORK_DIR/splits" --datasets "${builtin[@]}" --splitters "$SPLIT_TYPE"
   for dataset in "${builtin[@]}"; do
     # cache the split's meta-features in it, so that no experiment has to compute them again
-    PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Data_manager.metafeatures \
+    PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Experiment_handler.metafeatures \
       "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" >/dev/null
     bucket_put_folder "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" "$(split_path "$dataset" "$SPLIT_TYPE")"
   done

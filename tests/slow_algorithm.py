@@ -9,8 +9,8 @@ import time
 
 from Data_manager.cli_errors import run_cli
 from Experiment_handler import run_experiment
-from Experiment_handler.hyperparameter_space import HyperparameterSpace, Real
 from Recommenders.algorithm_spec import AlgorithmSpec
+from Recommenders.hyperparameter_space import HyperparameterSpace, Real
 from Recommenders.non_personalized import TopPop
 from Recommenders.registry import ALGORITHMS
 

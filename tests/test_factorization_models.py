@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import Categorical, Integer
+from Recommenders.hyperparameter_space import Categorical, Integer
 from Recommenders.nmf import NMFRecommender
 from Recommenders.pure_svd import PureSVDRecommender
 from Recommenders.registry import get_algorithm

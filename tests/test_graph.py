@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from Experiment_handler.hyperparameter_space import Categorical, Integer, Real
 from Recommenders.graph import P3alphaRecommender, RP3betaRecommender
+from Recommenders.hyperparameter_space import Categorical, Integer, Real
 from Recommenders.registry import get_algorithm
 from tests.test_similarity import brute_top_k, random_matrix
 

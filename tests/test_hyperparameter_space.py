@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 
 SPACE = HyperparameterSpace(
     {

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from Experiment_handler.hyperparameter_space import Categorical, Integer, Real
+from Recommenders.hyperparameter_space import Categorical, Integer, Real
 from Recommenders.knn import ItemKNNCF, UserKNNCF
 from Recommenders.memory import MemoryEstimateExceeded
 from Recommenders.registry import get_algorithm

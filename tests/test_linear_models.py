@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import ElasticNet
 
-from Experiment_handler.hyperparameter_space import Integer, Real
 from Recommenders.ease_r import EASE_R_Recommender
+from Recommenders.hyperparameter_space import Integer, Real
 from Recommenders.memory import MemoryEstimateExceeded
 from Recommenders.registry import get_algorithm
 from Recommenders.slim_elastic_net import SLIMElasticNetRecommender

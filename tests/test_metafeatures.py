@@ -9,15 +9,15 @@ import pytest
 import scipy.sparse as sp
 import scipy.stats
 
-from Data_manager.landmarkers import LANDMARK_MODELS, landmark_sample, landmarker_feature_names
-from Data_manager.metafeatures import (
+from Data_manager.split_format import DataSplit, load_split, write_split
+from Experiment_handler.landmarkers import LANDMARK_MODELS, landmark_sample, landmarker_feature_names
+from Experiment_handler.metafeatures import (
     CACHE_FILE,
     compute_metafeatures,
     load_or_compute_metafeatures,
     metafeature_names,
 )
-from Data_manager.metafeatures_distribution import AGGREGATIONS, distribution_feature_name, distribution_features
-from Data_manager.split_format import DataSplit, load_split, write_split
+from Experiment_handler.metafeatures_distribution import AGGREGATIONS, distribution_feature_name, distribution_features
 from Experiment_handler.metrics import METRICS
 from tests.conftest import run_module
 
@@ -186,12 +186,12 @@ def test_cache_written_reused_and_invalidated(small_split, tmp_path):
 def test_cli_prints_the_features(small_split, tmp_path):
     folder = tmp_path / "split"
     write_split(folder, load_split(small_split))
-    result = run_module("Data_manager.metafeatures", folder)
+    result = run_module("Experiment_handler.metafeatures", folder)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert list(printed) == metafeature_names()
     assert printed == json.loads((folder / CACHE_FILE).read_text())["features"]
 
-    missing = run_module("Data_manager.metafeatures", tmp_path / "nowhere")
+    missing = run_module("Experiment_handler.metafeatures", tmp_path / "nowhere")
     assert missing.returncode == 1
     assert missing.stderr.strip().count("\n") == 0 and "no such split folder" in missing.stderr

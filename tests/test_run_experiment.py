@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from Data_manager.metafeatures import load_or_compute_metafeatures
 from Experiment_handler.evaluator import DEFAULT_CUTOFFS
+from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Experiment_handler.result_zip import read_result_metadata
 from tests.conftest import run_module
 
