@@ -33,6 +33,7 @@ shellcheck: test-tools
 	shellcheck scripts/*.sh tests/bats/*.bash
 
 test: build test-tools
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
 	bats tests/bats
 	$(MAKE) --no-print-directory shellcheck
