@@ -26,11 +26,21 @@ class DatasetFormatError(ValueError):
     """A dataset folder is missing, incomplete or inconsistent."""
 
 
+def sources_verified(sources: list) -> bool | None:
+    """False when a source file differs from its known release, True when every one matches one, else None."""
+    flags = [source.get("verified") for source in sources]
+    if False in flags:
+        return False
+    return True if flags and all(flags) else None
+
+
 @dataclass
 class Dataset:
     """An interaction matrix with its id maps and provenance.
 
-    ``sources`` lists ``{"url": ..., "sha256": ...}`` per source file.
+    ``sources`` lists ``{"url": ..., "sha256": ...}`` per source file; its ``verified``
+    (compared with the known release: true, false, or null when nothing is known) and
+    ``note`` (what happened to the file) are optional.
     """
 
     name: str
@@ -70,6 +80,7 @@ class Dataset:
             "n_interactions": int(self.URM_all.nnz),
             "is_implicit": self.is_implicit,
             "has_timestamps": self.has_timestamps,
+            "verified": sources_verified(self.sources),
             "package_version": __version__,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "sha256": {},

@@ -1,7 +1,7 @@
 """The dataset registry: canonical name -> ``DatasetEntry``, and preparing datasets on disk.
 
 A name is canonical without the reference's ``Reader`` suffix (``Movielens100K``);
-``canonical_dataset_name`` accepts both spellings. Each entry knows how to produce
+``canonical_dataset_name`` accepts both spellings, in any case. Each entry knows how to produce
 its ``Dataset`` (generate it, or download and parse it); ``prepare_dataset`` keeps a
 valid copy in ``DATA_DIR/<name>/`` in the standard format.
 
@@ -11,6 +11,7 @@ and add it to ``_ENTRY_SOURCES``. The public datasets come from
 files (URL, sha256 and size where known, mirrors, manual-download instructions).
 """
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,7 @@ def _synthetic_entries() -> list[DatasetEntry]:
 def _downloaded_entries() -> list[DatasetEntry]:
     return [
         DatasetEntry(name=reader.name, family=reader.family, size_class=reader.size_class, produce=reader.produce,
-                     sources=reader.sources)
+                     sources=reader.all_sources)
         for reader in READERS
     ]
 
@@ -100,8 +101,8 @@ def _gather(sources) -> dict[str, DatasetEntry]:
     entries = {}
     for source in sources:
         for entry in source():
-            if entry.name in entries:
-                raise RuntimeError(f"dataset {entry.name} is registered twice")
+            if entry.name.casefold() in {name.casefold() for name in entries}:
+                raise RuntimeError(f"dataset {entry.name} is registered twice (names are compared in any case)")
             entries[entry.name] = entry
     return entries
 
@@ -130,12 +131,19 @@ def default_dataset_names() -> list[str]:
 
 
 def canonical_dataset_name(name: str) -> str:
-    """``name`` without a trailing ``Reader``; ``UnknownDataset`` (listing valid names) if unknown."""
-    if name in DATASETS:
-        return name
-    if name.endswith(READER_SUFFIX) and name[: -len(READER_SUFFIX)] in DATASETS:
-        return name[: -len(READER_SUFFIX)]
-    raise UnknownDataset(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    """The registry's spelling of ``name``: any case, with or without a trailing ``Reader``.
+
+    ``UnknownDataset`` otherwise, suggesting the closest names and listing the valid ones.
+    """
+    by_folded_name = {registered.casefold(): registered for registered in DATASETS}
+    folded = name.casefold()
+    suffix = READER_SUFFIX.casefold()
+    for candidate in (folded, folded[: -len(suffix)] if folded.endswith(suffix) else None):
+        if candidate in by_folded_name:
+            return by_folded_name[candidate]
+    close = difflib.get_close_matches(folded.removesuffix(suffix), by_folded_name, n=3, cutoff=0.75)
+    hint = f"; did you mean {' or '.join(by_folded_name[match] for match in close)}?" if close else ""
+    raise UnknownDataset(f"unknown dataset {name!r}{hint} (valid names: {', '.join(DATASETS)})")
 
 
 def _prepared(name: str, data_dir, produce_options: dict) -> tuple[Path, Dataset]:

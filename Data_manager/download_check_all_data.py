@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from Data_manager.cli_errors import UsageError, failure_detail, run_cli
-from Data_manager.dataset_format import DatasetFormatError
+from Data_manager.dataset_format import DatasetFormatError, sources_verified
 from Data_manager.datasets import DATASETS, UnknownDataset, canonical_dataset_name, load_prepared_dataset, registry_rows
 from Data_manager.download import check_link
 from Data_manager.text_table import format_table
@@ -65,8 +65,18 @@ def check_dataset(name: str, data_dir, download_options: dict) -> Outcome:
             raise DatasetFormatError(f"empty dataset: {n_users} users x {n_items} items, {n_interactions} interactions")
     except Exception as error:
         return Outcome(name, "FAILURE", failure_detail(error))
-    how = "kept" if before is not None and before == _stamp(Path(data_dir) / name) else "prepared"
-    return Outcome(name, "SUCCESS", f"{how}: {n_users} users x {n_items} items, {n_interactions} interactions")
+    kept = before is not None and before == _stamp(Path(data_dir) / name)
+    detail = f"{'kept' if kept else 'prepared'}: {n_users} users x {n_items} items, {n_interactions} interactions"
+    return Outcome(name, "SUCCESS", detail + _source_notes(dataset.sources, kept))
+
+
+def _source_notes(sources: list, kept: bool) -> str:
+    """What the row must add about the source files: notes of a fresh preparation, an unverified kept one."""
+    if not kept:
+        notes = [source["note"] for source in sources if source.get("note")]
+        return "".join(f"; {note}" for note in notes) + ("; verified: false" if sources_verified(sources) is False else "")
+    unverified = [source["file"] for source in sources if source.get("verified") is False]
+    return f"; verified: false ({', '.join(unverified)} differ from the known release)" if unverified else ""
 
 
 def check_links(names: list[str], timeout: float) -> int:
@@ -75,6 +85,9 @@ def check_links(names: list[str], timeout: float) -> int:
     unreachable = []
     for name in names:
         for source in DATASETS[name].sources:
+            if not source.urls():
+                rows.append([name, source.filename, "MANUAL (no URL: place it by hand)", "-"])
+                continue
             alive = False
             for url in source.urls():
                 reason = check_link(url, timeout)
@@ -116,6 +129,9 @@ def main(argv=None) -> int:
         return check_links(names, args.timeout)
     if args.data_dir is None:
         raise UsageError("--data-dir is required (unless --list or --check-links)")
+    blocking = next((path for path in (args.data_dir, *args.data_dir.parents) if path.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise UsageError(f"--data-dir {args.data_dir}: {blocking} is a file, not a folder")
     options = {"retries": args.retries, "backoff": args.backoff, "timeout": args.timeout}
     outcomes = []
     with tqdm(names, desc="datasets", unit="dataset", disable=None) as bar:

@@ -44,9 +44,16 @@ def _snapshot(folder: Path) -> dict:
 def test_canonical_names():
     assert canonical_dataset_name("SyntheticSmall") == "SyntheticSmall"
     assert canonical_dataset_name("SyntheticSmallReader") == "SyntheticSmall"
+    # a name differing only in case is the registry's name (issue 11); a near miss gets a suggestion
+    assert canonical_dataset_name("Movielens100Kreader") == "Movielens100K"
+    assert canonical_dataset_name("movielens100k") == "Movielens100K"
+    assert canonical_dataset_name("SYNTHETICSMALLREADER") == "SyntheticSmall"
     with pytest.raises(UnknownDataset) as error:
-        canonical_dataset_name("Movielens100Kreader")
-    assert "\n" not in str(error.value) and "SyntheticSmall, Synthetic" in str(error.value)
+        canonical_dataset_name("Movielen100K")
+    message = str(error.value)
+    assert "\n" not in message and "did you mean Movielens100K " in message and "SyntheticSmall, Synthetic" in message
+    with pytest.raises(UnknownDataset, match="unknown dataset 'Nothing' \\(valid names"):
+        canonical_dataset_name("Nothing")
 
 
 def test_registry_entries():

@@ -8,6 +8,8 @@ from Data_manager import create_all_data_splits, download_check_all_data
 from Data_manager.cli_errors import run_cli
 from Data_manager.datasets import DATASETS, canonical_dataset_name, default_dataset_names
 from tests.conftest import run_module
+from Data_manager.atomic_files import file_sha256
+from Data_manager.dataset_format import read_dataset_metadata
 from tests.reader_helpers import bz2_bytes, tar_bytes, zip_bytes
 
 # The reference's final split list (scripts/neurips_experiments/v5_dataset_list.sh) and families.
@@ -57,7 +59,8 @@ FIRST_RUN_REASONS = {
     "Wikilens": "DownloadError: .*download.tsv.wikilens-ratings.tar.bz2: corrupt or truncated tar:bz2 file",
     "Epinions": "DownloadError: .*ratings_data.txt.bz2: empty file",
     "Movielens100K": "DownloadError: .*ml-100k.zip: checksum mismatch",
-    "Anime": r"ParseError: Anime.zip:rating.csv:3: 'abc' is not a number",
+    "Anime": r"ParseError: Anime.zip:rating.csv:3: 'abc' is not a number; moved .*_downloads/rejected/Anime.zip aside, "
+             "so the next run fetches it again",
 }
 
 
@@ -93,7 +96,8 @@ def test_every_reference_dataset_is_registered_with_its_family():
                     else "Yahoo" if name.startswith("Yahoo") else name)
         assert DATASETS[name].family == expected
     manual = {name for name in REFERENCE_NAMES if DATASETS[name].manual_download}
-    assert manual == {"Anime", "BookCrossing", "Epinions", "NetflixPrize", "Recipes", "YahooMovies", "YahooMusic"}
+    konect = {"CiaoDVD", "Dating", "Wikilens"}  # KONECT downloads fail often: every source says how to get it by hand
+    assert manual == {"Anime", "BookCrossing", "Epinions", "NetflixPrize", "Recipes", "YahooMovies", "YahooMusic"} | konect
     filenames = [source.filename for name in REFERENCE_NAMES for source in DATASETS[name].sources]
     assert len(filenames) == len(set(filenames)), "a mirror holds every source file under its own name"
 
@@ -112,8 +116,9 @@ def test_faults_fail_alone_then_resume_and_rerun_downloads_nothing(data_mirror, 
     # no half-written dataset: only the two successes have a folder, no temporary folder is left
     assert sorted(path.name for path in data_dir.iterdir()) == ["LastFM", "Movielens10M", "_downloads"]
     downloads = sorted(str(path.relative_to(data_dir / "_downloads")) for path in (data_dir / "_downloads").rglob("*"))
-    assert downloads == [
-        ".partial", ".partial/jester_dataset_2.zip", "Anime.zip", "hetrec2011-lastfm-2k.zip", "ml-10m.zip"
+    assert downloads == [  # the archive that failed to parse is moved aside, so that it is fetched again
+        ".partial", ".partial/jester_dataset_2.zip", "hetrec2011-lastfm-2k.zip", "ml-10m.zip", "rejected",
+        "rejected/Anime.zip",
     ]
 
     data_mirror.requests.clear()
@@ -127,11 +132,11 @@ def test_faults_fail_alone_then_resume_and_rerun_downloads_nothing(data_mirror, 
 
     data_mirror.files.update(GOOD)
     data_mirror.faults.clear()
-    fixed = ["Movielens10M", "LastFM", "FilmTrust", "Jester2", "Wikilens", "Epinions"]
+    fixed = ["Movielens10M", "LastFM", "FilmTrust", "Jester2", "Wikilens", "Epinions", "Anime"]
     result = run_module("Data_manager.download_check_all_data", "--data-dir", data_dir, "--datasets", *fixed,
                         "--retries", "0", env={"RECZILLA_DATA_MIRROR": data_mirror.base_url})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 succeeded, 0 failed" in result.stdout
+    assert "7 succeeded, 0 failed" in result.stdout
 
     data_mirror.requests.clear()
     code, rows = _run(capsys, "--data-dir", data_dir, "--datasets", *fixed)
@@ -180,3 +185,97 @@ def test_usage_errors_are_one_line_with_exit_code_2(args, message, capsys):
     assert run_cli(download_check_all_data.main, args, prog="download_check_all_data", usage_errors=(KeyError,)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_hand_placed_file_is_compared_with_the_known_release(data_mirror, tmp_path, capsys):
+    # a rebuilt ml-100k.zip: a mirror serving it is refused, the same file placed by hand is used but flagged
+    rebuilt = zip_bytes({"ml-100k/u.data": b"1\t1\t5\t881250949\n2\t1\t3\t881250950\n"})
+    data_mirror.files["ml-100k.zip"] = rebuilt
+    code, rows = _run(capsys, "--data-dir", tmp_path / "mirror", "--datasets", "Movielens100K")
+    assert code == 1 and rows["Movielens100K"][1].startswith("DownloadError: ") and "checksum mismatch" in rows[
+        "Movielens100K"][1]
+
+    downloads = tmp_path / "data" / "_downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "ml-100k.zip").write_bytes(rebuilt)
+    code, rows = _run(capsys, "--data-dir", tmp_path / "data", "--datasets", "Movielens100K")
+    status, detail = rows["Movielens100K"]
+    assert code == 0 and status == "SUCCESS", detail
+    sha256 = file_sha256(downloads / "ml-100k.zip")
+    assert detail == (
+        "prepared: 2 users x 1 items, 2 interactions; ml-100k.zip: checksum differs from the known release "
+        f"(sha256 {sha256}, expected 50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229, "
+        f"{len(rebuilt)} bytes, expected 4924029); used because it parses; verified: false"
+    )
+    metadata = read_dataset_metadata(tmp_path / "data" / "Movielens100K")
+    assert metadata["verified"] is False
+    assert metadata["sources"][0]["verified"] is False and "checksum differs" in metadata["sources"][0]["note"]
+    code, rows = _run(capsys, "--data-dir", tmp_path / "data", "--datasets", "Movielens100K")
+    assert rows["Movielens100K"] == (
+        "SUCCESS", "kept: 2 users x 1 items, 2 interactions; verified: false (ml-100k.zip differ from the known release)")
+    assert data_mirror.downloads() == ["ml-100k.zip"]  # only the refused mirror download
+
+
+def test_verified_is_true_or_null_when_nothing_differs(data_mirror, tmp_path, capsys):
+    data_mirror.files.update(GOOD)
+    code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "LastFM")
+    assert code == 0 and rows["LastFM"][1] == "prepared: 12 users x 5 items, 60 interactions"
+    assert read_dataset_metadata(tmp_path / "LastFM")["verified"] is None  # no known checksum to compare with
+
+
+def test_unparsable_hand_placed_archive_is_moved_aside_and_fetched_again(data_mirror, tmp_path, capsys):
+    downloads = tmp_path / "_downloads"
+    downloads.mkdir()
+    (downloads / "filmtrust.zip").write_bytes(zip_bytes({"ratings.txt": b"1 1 two\n"}))
+    code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "FilmTrust")
+    assert code == 1 and rows["FilmTrust"][1].startswith("ParseError: filmtrust.zip:ratings.txt:1: 'two' is not a number")
+    assert f"moved {downloads / 'rejected' / 'filmtrust.zip'} aside" in rows["FilmTrust"][1]
+    assert not (downloads / "filmtrust.zip").exists() and data_mirror.downloads() == []
+
+    data_mirror.files.update(GOOD)
+    code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "FilmTrust")
+    assert code == 0 and rows["FilmTrust"] == ("SUCCESS", "prepared: 2 users x 2 items, 3 interactions")
+    assert data_mirror.downloads() == ["filmtrust.zip"]
+
+
+HTML = b"\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please log in</body></html>\n"
+
+
+def test_html_page_under_an_archive_name_is_named_as_such(data_mirror, tmp_path, capsys):
+    data_mirror.files["filmtrust.zip"] = HTML  # a login wall served by the host
+    code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "FilmTrust")
+    assert code == 1
+    assert re.match(r"DownloadError: .*filmtrust\.zip: filmtrust\.zip: an HTML page \(a login wall, captive portal or "
+                    r"error page\?\), not a zip file$", rows["FilmTrust"][1]), rows["FilmTrust"]
+
+    # the same page saved by hand: named, moved aside, and a good copy downloaded instead
+    downloads = tmp_path / "_downloads"
+    downloads.mkdir(exist_ok=True)
+    (downloads / "filmtrust.zip").write_bytes(HTML)
+    data_mirror.files.update(GOOD)
+    code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "FilmTrust")
+    assert code == 0 and rows["FilmTrust"][1] == (
+        "prepared: 2 users x 2 items, 3 interactions; filmtrust.zip: an HTML page (a login wall, captive portal or error "
+        f"page?), not a zip file; moved {downloads / 'rejected' / 'filmtrust.zip'} aside, so the next run fetches it "
+        "again; downloaded again"
+    )
+    assert (downloads / "rejected" / "filmtrust.zip").read_bytes() == HTML
+
+
+def test_data_dir_that_is_a_file_is_one_usage_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    for data_dir in (tmp_path / "file", tmp_path / "file" / "below"):
+        result = run_module("Data_manager.download_check_all_data", "--data-dir", data_dir, "--datasets", "LastFM",
+                            "FilmTrust")
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr == f"download_check_all_data: error: --data-dir {data_dir}: {tmp_path / 'file'} is a file, " \
+                                "not a folder\n"
+
+
+def test_dataset_names_in_any_case(data_mirror, tmp_path, capsys):
+    data_mirror.files.update(GOOD)
+    code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "lastfm", "LASTFMREADER")
+    assert code == 0 and list(rows) == ["LastFM"]
+    assert run_cli(download_check_all_data.main, ["--data-dir", str(tmp_path), "--datasets", "LastFMs"],
+                   prog="download_check_all_data", usage_errors=(KeyError,)) == 2
+    assert "unknown dataset 'LastFMs'; did you mean LastFM?" in capsys.readouterr().err

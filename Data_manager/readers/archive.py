@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 _DRAIN_BYTES = 1 << 20
+_HTML_SNIFF_BYTES = 512
 _CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error, ValueError)
 
 
@@ -71,12 +72,26 @@ def _check_tar(path: Path, compression: str) -> None:
                 _drain(archive.extractfile(member))
 
 
+def _looks_like_html(path: Path) -> bool:
+    """Whether the file starts (after blanks) like a web page: a login wall or error page saved under a data file's name."""
+    with open(path, "rb") as handle:
+        start = handle.read(_HTML_SNIFF_BYTES).lstrip().removeprefix(b"\xef\xbb\xbf").lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
+        start.startswith(b"<?xml") and b"<html" in start
+    )
+
+
 def check_integrity(path) -> None:
-    """Raise ``ArchiveError`` unless ``path`` is a non-empty, complete and safe file of its kind."""
+    """Raise ``ArchiveError`` unless ``path`` is a non-empty, complete and safe file of its kind (and not a web page)."""
     path = Path(path)
     if path.stat().st_size == 0:
         raise ArchiveError(f"{path.name}: empty file")
     kind = archive_kind(path)
+    if _looks_like_html(path):
+        what = "data file" if kind == "plain" else f"{kind} file"
+        raise ArchiveError(
+            f"{path.name}: an HTML page (a login wall, captive portal or error page?), not a {what}"
+        )
     try:
         if kind == "zip":
             _check_zip(path)

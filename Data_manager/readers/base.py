@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import gzip
 import math
+import os
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,10 +29,12 @@ import scipy.sparse as sp
 
 from Data_manager.atomic_files import file_sha256
 from Data_manager.dataset_format import Dataset, save_dataset
-from Data_manager.download import Source, download
+from Data_manager.cli_errors import one_line
+from Data_manager.download import DownloadError, Source, download
 from Data_manager.readers.archive import ArchiveError, check_integrity, open_member
 
 DOWNLOADS_FOLDER = "_downloads"
+REJECTED_FOLDER = "rejected"
 DUPLICATE_POLICIES = ("keep_latest", "keep_max", "error")
 
 
@@ -98,13 +101,19 @@ def open_text(path, member: str | None = None, encoding: str = "utf-8", inner_gz
 
     ``lines`` iterates over the decoded lines (line endings included), one at a time, so
     that a decoding error is raised at its own line. ``inner_gzip``: the member is itself
-    gzip-compressed (e.g. a ``.txt.gz`` inside a ``.tgz``).
+    gzip-compressed (e.g. a ``.txt.gz`` inside a ``.tgz``). A ``ParseError`` or
+    ``ArchiveError`` raised while reading gets ``source_file``: the name of ``path``.
     """
     label = f"{Path(path).name}:{member}" if member else Path(path).name
-    with open_member(path, member) as stream:
-        if inner_gzip:
-            stream = gzip.GzipFile(fileobj=stream)
-        yield label, _decoded(stream, encoding)
+    try:
+        with open_member(path, member) as stream:
+            if inner_gzip:
+                stream = gzip.GzipFile(fileobj=stream)
+            yield label, _decoded(stream, encoding)
+    except (ParseError, ArchiveError) as error:
+        if getattr(error, "source_file", None) is None:
+            error.source_file = Path(path).name  # the file to move aside (Reader.produce)
+        raise
 
 
 def add_rows(builder, text, label: str, *, separator: str | None, columns: tuple, header: bool = False,
@@ -254,12 +263,40 @@ class InteractionBuilder:
         )
 
 
+def _move_aside(path: Path) -> Path:
+    """Move a rejected source file to ``_downloads/rejected/`` (replacing an older reject); returns its new path."""
+    target = path.parent / REJECTED_FOLDER / path.name
+    target.parent.mkdir(exist_ok=True)
+    os.replace(path, target)
+    return target
+
+
+def _rejected(error: Exception, paths: list[Path]) -> str:
+    """Move ``paths`` aside and say so, after ``error``'s own message."""
+    moved = ", ".join(str(_move_aside(path)) for path in paths if path.exists())
+    return f"{one_line(error)}; moved {moved} aside, so the next run fetches it again"
+
+
+def _checksum_note(source: Source, sha256: str, size: int) -> str | None:
+    """Why a file differs from the known release of ``source``, or ``None`` when it matches (or nothing is known)."""
+    problems = []
+    if source.sha256 is not None and sha256 != source.sha256:
+        problems.append(f"sha256 {sha256}, expected {source.sha256}")
+    if source.size is not None and size != source.size:
+        problems.append(f"{size} bytes, expected {source.size}")
+    if not problems:
+        return None
+    return f"{source.filename}: checksum differs from the known release ({', '.join(problems)}); used because it parses"
+
+
 @dataclass(frozen=True)
 class Reader:
     """How one public dataset is made: its source files and how to parse them.
 
     ``parse(files)`` gets ``{source filename: local path}`` and returns a filled
-    :class:`InteractionBuilder`.
+    :class:`InteractionBuilder`. ``alternatives``: readers of the same dataset from
+    other files (a second source), used when their files are in ``_downloads/`` and
+    this reader's are not, or when this reader's files cannot be downloaded.
     """
 
     name: str
@@ -269,15 +306,25 @@ class Reader:
     parse: Callable[[dict[str, Path]], InteractionBuilder]
     duplicates: str = "error"
     is_implicit: bool = False
+    alternatives: tuple["Reader", ...] = ()
 
     def __post_init__(self):
         if self.duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"{self.name}: duplicate policy {self.duplicates!r} is not one of {DUPLICATE_POLICIES}")
+        if any(alternative.name != self.name for alternative in self.alternatives):
+            raise ValueError(f"{self.name}: an alternative reader must produce the same dataset")
 
-    def fetch(self, data_dir, **download_options) -> dict[str, Path]:
+    @property
+    def all_sources(self) -> tuple[Source, ...]:
+        """The source files of this reader and of its alternatives."""
+        return self.sources + tuple(source for alternative in self.alternatives for source in alternative.sources)
+
+    def fetch(self, data_dir, notes: dict[str, str] | None = None, **download_options) -> dict[str, Path]:
         """Every source file, present and checked in ``data_dir/_downloads/``; downloads what is missing.
 
-        A file already there that fails the integrity check is removed and downloaded again.
+        A file already there that fails the integrity check (e.g. placed by hand) is moved
+        to ``_downloads/rejected/`` and downloaded again (``notes[filename]`` says so);
+        without a URL to download it from, ``DownloadError`` says so.
         """
         folder = Path(data_dir) / DOWNLOADS_FOLDER
         files = {}
@@ -286,26 +333,69 @@ class Reader:
             if path.exists():
                 try:
                     check_integrity(path)
-                except ArchiveError:
+                except ArchiveError as error:
+                    message = _rejected(error, [path])
                     if not source.urls():
-                        raise
-                    path.unlink()
+                        raise DownloadError(f"{message}. {source.manual or ''}".rstrip(". ")) from None
+                    if notes is not None:
+                        notes[source.filename] = f"{message}; downloaded again"
             files[source.filename] = download(source, folder, verify=check_integrity, **download_options)
         return files
 
-    def read(self, files: dict[str, Path]) -> Dataset:
-        """Parse the downloaded ``files`` into a :class:`Dataset`."""
-        sources = [
-            {"url": source.url, "file": source.filename, "sha256": file_sha256(files[source.filename]),
-             "bytes": files[source.filename].stat().st_size}
-            for source in self.sources
-        ]
+    def read(self, files: dict[str, Path], notes: dict[str, str] | None = None) -> Dataset:
+        """Parse the downloaded ``files`` into a :class:`Dataset`.
+
+        Each source's sha256 and size are compared with the known release's: a file that
+        differs (placed by hand: downloads are checked before they are kept) is used when
+        it parses, and its source entry says so (``verified`` false, ``note``); ``notes``
+        (filename -> text, e.g. from :meth:`fetch`) are added to the entries' ``note``.
+        """
+        sources = []
+        for source in self.sources:
+            path = files[source.filename]
+            sha256, size = file_sha256(path), path.stat().st_size
+            differs = _checksum_note(source, sha256, size)
+            entry = {"url": source.url, "file": source.filename, "sha256": sha256, "bytes": size,
+                     "verified": None if source.sha256 is None and source.size is None else differs is None}
+            said = [note for note in ((notes or {}).get(source.filename), differs) if note]
+            if said:
+                entry["note"] = "; ".join(said)
+            sources.append(entry)
         builder = self.parse(files)
         return builder.build(self.name, self.duplicates, self.is_implicit, sources, label=self.name)
 
+    def _fetch_and_read(self, data_dir, download_options: dict) -> Dataset:
+        notes = {}
+        files = self.fetch(data_dir, notes, **download_options)
+        try:
+            return self.read(files, notes)
+        except (ParseError, ArchiveError) as error:
+            culprits = [files[error.source_file]] if getattr(error, "source_file", None) in files else list(files.values())
+            raise type(error)(_rejected(error, culprits)) from None
+
     def produce(self, data_dir, **download_options) -> Dataset:
-        """The dataset, from its source files in ``data_dir/_downloads/`` (downloaded as needed)."""
-        return self.read(self.fetch(data_dir, **download_options))
+        """The dataset, from its source files in ``data_dir/_downloads/`` (downloaded as needed).
+
+        Readers (this one, then its alternatives) whose files are all there come first; the
+        others are tried in order until one's files download. A source file that fails
+        to parse is moved to ``_downloads/rejected/`` and the error says so.
+        """
+        folder = Path(data_dir) / DOWNLOADS_FOLDER
+        candidates = (self, *self.alternatives)
+        present = [reader for reader in candidates if all((folder / s.filename).exists() for s in reader.sources)]
+        failures = []
+        for reader in present + [reader for reader in candidates if reader not in present]:
+            if reader not in present and not any(source.urls() for source in reader.sources):
+                # only placed by hand: its instructions, unless another source's already gave them
+                manual = " ".join(source.manual for source in reader.sources if source.manual)
+                if manual and manual not in " ".join(failures):
+                    failures.append(manual)
+                continue
+            try:
+                return reader._fetch_and_read(data_dir, download_options)
+            except DownloadError as error:
+                failures.append(str(error))
+        raise DownloadError(" | ".join(failures))
 
     def prepare(self, data_dir, **download_options) -> Path:
         """Produce the dataset and save it to ``data_dir/<name>/``; returns that folder."""
