@@ -24,8 +24,8 @@ from Recommenders._rating_models import coclustering_assign, coclustering_averag
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer
-from Recommenders.kernel_threads import kernel_threads
 from Recommenders.slope_one import profile_means
+from Recommenders.threads import kernel_threads
 
 
 class CoClustering(BaseRecommender):

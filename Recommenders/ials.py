@@ -31,8 +31,8 @@ from threadpoolctl import threadpool_limits
 from Recommenders._als import conjugate_gradient_rows
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
-from Recommenders.kernel_threads import kernel_threads
 from Recommenders.latent_factors import LatentFactorRecommender
+from Recommenders.threads import kernel_threads
 
 CONFIDENCE_SCALINGS = ("linear", "log")
 DEFAULT_NUM_FACTORS = 20

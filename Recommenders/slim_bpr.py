@@ -31,8 +31,8 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.bpr_positives import bpr_positives
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
-from Recommenders.kernel_threads import kernel_threads
 from Recommenders.memory import memory_limit_bytes
+from Recommenders.threads import kernel_threads
 
 #: Share of the memory budget the dense matrix may take (the reference's ``free_mem_threshold``).
 DENSE_SHARE_OF_BUDGET = 0.5

@@ -26,8 +26,7 @@ from Recommenders._rating_models import slope_one_deviations, slope_one_scores
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace
-from Recommenders.kernel_threads import kernel_threads
-from Recommenders.threads import configured_threads
+from Recommenders.threads import configured_threads, kernel_threads
 
 
 def profile_means(URM: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:

@@ -73,7 +73,7 @@ def test_beats_toppop():
 
 
 def test_seed_and_thread_count(monkeypatch):
-    monkeypatch.setattr("Recommenders.kernel_threads.MIN_PARALLEL_WORK", 0)  # threads even for tiny data
+    monkeypatch.setattr("Recommenders.threads.MIN_PARALLEL_WORK", 0)  # threads even for tiny data
     train, _ = planted_split()
     users = np.arange(train.shape[0])
     monkeypatch.setenv("RECZILLA_THREADS", "2")

@@ -111,7 +111,7 @@ def test_beats_toppop(name, hyperparameters):
 
 
 def test_coclustering_seed_and_threads(monkeypatch):
-    monkeypatch.setattr("Recommenders.kernel_threads.MIN_PARALLEL_WORK", 0)  # threads even for tiny data
+    monkeypatch.setattr("Recommenders.threads.MIN_PARALLEL_WORK", 0)  # threads even for tiny data
     train, _ = planted_split()
     users = np.arange(train.shape[0])
     monkeypatch.setenv("RECZILLA_THREADS", "2")
@@ -122,7 +122,7 @@ def test_coclustering_seed_and_threads(monkeypatch):
 
 
 def test_slope_one_threads(monkeypatch):
-    monkeypatch.setattr("Recommenders.kernel_threads.MIN_PARALLEL_WORK", 0)  # threads even for tiny data
+    monkeypatch.setattr("Recommenders.threads.MIN_PARALLEL_WORK", 0)  # threads even for tiny data
     train, _ = planted_split()
     monkeypatch.setenv("RECZILLA_THREADS", "2")
     first = SlopeOne().fit(train).score(np.arange(50))
