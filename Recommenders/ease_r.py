@@ -22,7 +22,9 @@ from scipy.linalg import lapack
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Real
-from Recommenders.similarity import ItemSimilarityRecommender, column_top_k, gram_matrix, top_k_memory_bytes
+from Recommenders.matrix_products import gram_matrix
+from Recommenders.similarity import column_top_k, top_k_memory_bytes
+from Recommenders.similarity_recommenders import ItemSimilarityRecommender
 
 #: Rows symmetrised at once after the triangular inverse.
 _BLOCK = 512

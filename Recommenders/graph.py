@@ -21,7 +21,8 @@ from Recommenders import _similarity
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
-from Recommenders.similarity import ItemSimilarityRecommender, column_top_k, top_k_memory_bytes, top_k_similarity
+from Recommenders.similarity import column_top_k, top_k_memory_bytes, top_k_similarity
+from Recommenders.similarity_recommenders import ItemSimilarityRecommender
 
 
 def random_walk_similarity(URM: sp.csr_matrix, topK: int, alpha: float, beta: float | None,

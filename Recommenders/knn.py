@@ -22,12 +22,8 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.feature_weighting import apply_feature_weighting
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
-from Recommenders.similarity import (
-    ItemSimilarityRecommender,
-    UserSimilarityRecommender,
-    compute_similarity,
-    top_k_memory_bytes,
-)
+from Recommenders.similarity import compute_similarity, top_k_memory_bytes
+from Recommenders.similarity_recommenders import ItemSimilarityRecommender, UserSimilarityRecommender
 
 
 class _KNNCF:

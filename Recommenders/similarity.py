@@ -1,4 +1,4 @@
-"""Similarities between the columns of a sparse matrix, and scoring with a similarity matrix.
+"""Similarities between the columns of a sparse matrix, and the top-k selection of their columns.
 
 A thin API over the Cython engine ``Recommenders._similarity``. The data matrix
 ``X`` holds one column per object to compare: the URM for item-item
@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Recommenders import _similarity
-from Recommenders.base import BaseRecommender
+from Recommenders.matrix_products import check_finite, csr_arrays
 from Recommenders.threads import configured_threads
 
 SIMILARITIES = ("cosine", "asymmetric", "jaccard", "dice", "tversky", "euclidean")
@@ -38,20 +38,6 @@ DISTANCE_MODES = {"lin": _similarity.DISTANCE_LIN, "log": _similarity.DISTANCE_L
 _SET_SIMILARITIES = ("jaccard", "dice", "tversky")
 #: Dense columns handled at once when selecting the top-k of a dense matrix.
 _DENSE_BLOCK = 256
-
-
-def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr int64, indices int32, data float32)`` of a CSR (or, read column-wise, CSC) matrix."""
-    return (
-        np.ascontiguousarray(matrix.indptr, dtype=np.int64),
-        np.ascontiguousarray(matrix.indices, dtype=np.int32),
-        np.ascontiguousarray(matrix.data, dtype=np.float32),
-    )
-
-
-def _check_finite(X) -> None:
-    if not np.all(np.isfinite(X.data)):
-        raise ValueError(f"the data matrix holds {int(np.sum(~np.isfinite(X.data)))} non-finite values")
 
 
 def top_k_similarity(left, right, top_k: int, mode: int, a: np.ndarray, b: np.ndarray, **transform) -> sp.csr_matrix:
@@ -99,7 +85,7 @@ def compute_similarity(X, similarity: str = "cosine", topK: int = 100, shrink: f
     if not sp.issparse(X):
         raise TypeError(f"X must be a scipy sparse matrix, got {type(X).__name__}")
     X = sp.csc_matrix(X, dtype=np.float32)
-    _check_finite(X)
+    check_finite(X)
     if similarity in _SET_SIMILARITIES:
         X = X.copy()
         X.data[:] = 1.0
@@ -154,50 +140,8 @@ def column_top_k(W, k: int) -> sp.csr_matrix:
     return sp.hstack(blocks, format="csr")
 
 
-def gram_matrix(X) -> np.ndarray:
-    """Dense float32 ``X^T X`` of the sparse ``X`` (sums in float64)."""
-    X = sp.csr_matrix(X, dtype=np.float32)
-    X.sort_indices()
-    _check_finite(X)
-    csc = X.tocsc()
-    csc.sort_indices()
-    out = np.empty((X.shape[1], X.shape[1]), dtype=np.float32)
-    _similarity.gram_dense(*csr_arrays(csc), *csr_arrays(X), out, n_threads=configured_threads())
-    return out
-
-
-def score_rows(left: sp.csr_matrix, rows: np.ndarray, right) -> np.ndarray:
-    """``left[rows] @ right`` as a dense float32 array; ``right`` is CSR or a dense float32 array."""
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    width = right.shape[1]
-    out = np.zeros((rows.size, width), dtype=np.float32)
-    l_ptr, l_cols, l_val = csr_arrays(left)
-    if sp.issparse(right):
-        _similarity.rows_times_sparse(l_ptr, l_cols, l_val, rows, *csr_arrays(right), out,
-                                      n_threads=configured_threads())
-    else:
-        _similarity.rows_times_dense(l_ptr, l_cols, l_val, rows, np.ascontiguousarray(right, dtype=np.float32), out,
-                                     n_threads=configured_threads())
-    return out
-
-
 def top_k_memory_bytes(n_targets: int, n_cols: int, top_k: int) -> int:
     """Peak bytes of ``top_k_similarity``: the kernel's result and its transpose (8 bytes an
     entry each), and each thread's dense accumulator and candidate buffer."""
     k = min(top_k, n_cols)
     return 2 * n_targets * k * 8 + 2 * (n_targets + n_cols + 2) * 8 + configured_threads() * (n_cols * 13 + k * 48)
-
-
-class ItemSimilarityRecommender(BaseRecommender):
-    """Scores ``URM_model_[u] @ W_``: ``W_`` is items x items (CSR or dense), ``URM_model_``
-    the training matrix as the model uses it (possibly re-weighted)."""
-
-    def _score(self, user_ids: np.ndarray) -> np.ndarray:
-        return score_rows(self.URM_model_, user_ids, self.W_)
-
-
-class UserSimilarityRecommender(BaseRecommender):
-    """Scores ``W_[u] @ URM_model_``: ``W_`` is users x users (CSR)."""
-
-    def _score(self, user_ids: np.ndarray) -> np.ndarray:
-        return score_rows(self.W_, user_ids, self.URM_model_)

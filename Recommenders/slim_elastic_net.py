@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer, Real
-from Recommenders.similarity import ItemSimilarityRecommender
+from Recommenders.similarity_recommenders import ItemSimilarityRecommender
 from Recommenders.threads import configured_threads
 
 

@@ -195,7 +195,7 @@ def measure_ease_baseline(repeats: int) -> dict:
     factor, product) and numpy's ``inv`` (LU, the reference's) of the same Gram matrix, on the
     binarised training matrix (on ratings the reference's Gram is indefinite: no Cholesky)."""
     from Recommenders.ease_r import EASE_R_Recommender, _symmetric_inverse
-    from Recommenders.similarity import gram_matrix
+    from Recommenders.matrix_products import gram_matrix
 
     URM_train, _ = benchmark_split()
     URM_train.data[:] = 1.0

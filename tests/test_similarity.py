@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from Recommenders.feature_weighting import apply_feature_weighting, okapi_bm25, tf_idf
-from Recommenders.similarity import SIMILARITIES, column_top_k, compute_similarity, gram_matrix, score_rows
+from Recommenders.matrix_products import gram_matrix, score_rows
+from Recommenders.similarity import SIMILARITIES, column_top_k, compute_similarity
 
 
 def random_matrix(kind: str, seed: int = 0) -> sp.csr_matrix:

@@ -1,0 +1,54 @@
+"""Products of sparse matrices on the Cython engine ``Recommenders._similarity``.
+
+``gram_matrix(X)`` is the dense ``X^T X``; ``score_rows(left, rows, right)`` is
+``left[rows] @ right``, the scoring step of the similarity models. ``csr_arrays`` gives
+the engine's view of a CSR (or CSC) matrix, ``check_finite`` refuses NaN and infinity.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from Recommenders import _similarity
+from Recommenders.threads import configured_threads
+
+
+def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr int64, indices int32, data float32)`` of a CSR (or, read column-wise, CSC) matrix."""
+    return (
+        np.ascontiguousarray(matrix.indptr, dtype=np.int64),
+        np.ascontiguousarray(matrix.indices, dtype=np.int32),
+        np.ascontiguousarray(matrix.data, dtype=np.float32),
+    )
+
+
+def check_finite(X) -> None:
+    """Raise ``ValueError`` when the sparse ``X`` stores a NaN or an infinity."""
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError(f"the data matrix holds {int(np.sum(~np.isfinite(X.data)))} non-finite values")
+
+
+def gram_matrix(X) -> np.ndarray:
+    """Dense float32 ``X^T X`` of the sparse ``X`` (sums in float64)."""
+    X = sp.csr_matrix(X, dtype=np.float32)
+    X.sort_indices()
+    check_finite(X)
+    csc = X.tocsc()
+    csc.sort_indices()
+    out = np.empty((X.shape[1], X.shape[1]), dtype=np.float32)
+    _similarity.gram_dense(*csr_arrays(csc), *csr_arrays(X), out, n_threads=configured_threads())
+    return out
+
+
+def score_rows(left: sp.csr_matrix, rows: np.ndarray, right) -> np.ndarray:
+    """``left[rows] @ right`` as a dense float32 array; ``right`` is CSR or a dense float32 array."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    width = right.shape[1]
+    out = np.zeros((rows.size, width), dtype=np.float32)
+    l_ptr, l_cols, l_val = csr_arrays(left)
+    if sp.issparse(right):
+        _similarity.rows_times_sparse(l_ptr, l_cols, l_val, rows, *csr_arrays(right), out,
+                                      n_threads=configured_threads())
+    else:
+        _similarity.rows_times_dense(l_ptr, l_cols, l_val, rows, np.ascontiguousarray(right, dtype=np.float32), out,
+                                     n_threads=configured_threads())
+    return out
