@@ -1,6 +1,6 @@
 """The 308 landmarker meta-features: quick models measured on a small sample of the training matrix.
 
-Procedure (the reference's ``Metafeatures/Landmarkers.py``), driven by one
+Procedure (the steps of the reference's ``Metafeatures/Landmarkers.py``), driven by one
 ``numpy.random.RandomState(seed)`` in this order of draws:
 
 1. keep the users with at least 2 interactions; keep the items with at least one
@@ -20,11 +20,17 @@ UserKNNCF, cosine, shrink 100, normalised, ``topK`` 1 or 5), ``pure_svd_fact{1,5
 (PureSVD with 1 or 5 factors, seeded). Names:
 ``f_landmarker__alg_<model>__cut_<k>__<METRIC>`` (7 x 2 x 22 = 308).
 
-Deviations from the reference, for determinism: sets of item indices are taken
-in increasing order (the reference used Python's set iteration order), and the
-models' own randomness uses ``seed``. The reference's retry loop around the
-sampling is left out: every sampled user keeps at least 2 interactions, so the
-training part is never empty.
+Where this departs from the reference, and why the result is a function of the
+matrix and ``seed`` alone: the reference seeded NumPy's *global* random state, so
+PureSVD's randomized SVD continued that shared stream; it drew the held-out
+interaction by shuffling each row in scipy's storage order (whether a column slice
+keeps a row's indices sorted changed between scipy versions), iterated sets of item
+indices in Python's set order, and broke ranking ties arbitrarily. Here one
+``RandomState(seed)`` drives steps 1-4 on canonical CSR rows (item indices sorted),
+sets of items are taken in increasing order, each model gets ``seed`` for its own
+randomness (PureSVD: ``randomized_svd(random_state=seed)``), and ranking ties go to
+the lower item index. The reference's retry loop around the sampling is left out:
+every sampled user keeps at least 2 interactions, so the training part is never empty.
 """
 
 import numpy as np

@@ -14,8 +14,8 @@ def rank_top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None)
     number. Items with a non-zero value in row ``r`` of ``exclude`` (a sparse
     matrix with one row per score row) are never ranked for row ``r``. Returns int32
     ``n_rows x min(k, n_items)``; a row with fewer rankable items than columns
-    is padded with ``-1`` at its end. Runs a bounded-heap selection per row in
-    ``configured_threads()`` threads.
+    is padded with ``-1`` at its end. Per row, a quickselect finds the ``k`` best
+    and a heap sort orders them, in ``configured_threads()`` threads.
     """
     scores = np.ascontiguousarray(scores, dtype=np.float32)
     if scores.ndim != 2:
