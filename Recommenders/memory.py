@@ -1,6 +1,9 @@
-"""Memory budget for fitting: ``RECZILLA_MEMORY_LIMIT`` (bytes, or a suffix K/M/G), default 80% of RAM."""
+"""Memory budget for fitting: ``RECZILLA_MEMORY_LIMIT`` (bytes, or a suffix K/M/G), default 80% of the memory
+this process may use (the RAM, or its cgroup's limit when lower: ``Data_manager.machine_resources``)."""
 
 import os
+
+from Data_manager.machine_resources import default_memory_budget
 
 _SUFFIXES = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -9,16 +12,11 @@ class MemoryEstimateExceeded(MemoryError):
     """A model's estimated peak memory is above the budget, so it was not fitted."""
 
 
-def total_ram_bytes() -> int:
-    """Physical memory of this machine."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
 def memory_limit_bytes() -> int:
-    """The budget in bytes from ``RECZILLA_MEMORY_LIMIT`` (e.g. ``2G``), or 80% of RAM."""
+    """The budget in bytes from ``RECZILLA_MEMORY_LIMIT`` (e.g. ``2G``), or 80% of the available memory."""
     value = os.environ.get("RECZILLA_MEMORY_LIMIT", "").strip().upper()
     if not value:
-        return int(0.8 * total_ram_bytes())
+        return default_memory_budget()
     multiplier = _SUFFIXES.get(value[-1], 1)
     number = value[:-1] if value[-1] in _SUFFIXES else value
     try:

@@ -12,15 +12,17 @@ from contextlib import contextmanager
 
 from threadpoolctl import threadpool_limits
 
+from Data_manager.machine_resources import available_cpus
+
 #: Elementary operations below which a kernel call runs on one thread (a few milliseconds).
 MIN_PARALLEL_WORK = 10_000_000
 
 
 def configured_threads() -> int:
-    """Threads allowed to this process: ``RECZILLA_THREADS`` or, unset, every core."""
+    """Threads allowed to this process: ``RECZILLA_THREADS`` or, unset, every CPU it may use (affinity, cgroup quota)."""
     value = os.environ.get("RECZILLA_THREADS", "").strip()
     if not value:
-        return os.cpu_count() or 1
+        return available_cpus()
     try:
         threads = int(value)
     except ValueError:

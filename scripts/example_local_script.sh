@@ -14,8 +14,10 @@
 # and skipped when <bucket>/inbox/done/<name>.done exists (written with its result zip): running
 # the batch again runs only what is missing (delete the .done file to run one again). The
 # meta-dataset table is then rebuilt from the inbox (Experiment_handler.process_inbox).
-# Exit status: 0 when every experiment succeeded, 1 otherwise; Ctrl-C stops every experiment
-# (and deletes every instance) before exiting.
+# Exit status: 0 when every experiment succeeded, 1 otherwise (also when an instance may still be
+# running: its delete failed, timed out or was interrupted; the summary names them, with the
+# command that deletes them); 2 for a bad setting, before anything runs. Ctrl-C stops every
+# experiment (and deletes every instance) before exiting.
 #
 # Fixed flaws of the reference batch scripts (run_all_experiments.sh and its copies): experiments
 # were named by list position (editing a list renamed them); `mkdir logs` failed on a second run;
@@ -37,7 +39,10 @@ WORK_DIR=${WORK_DIR:-$PWD/reczilla-work}          # local scratch: built-in data
 LOG_DIR=${LOG_DIR:-$WORK_DIR/logs}
 META_DATASET=${META_DATASET:-$WORK_DIR/meta_dataset}  # process_inbox writes META_DATASET.csv
 # MAX_PARALLEL: experiments at once [local: number of cores; gcloud: 10]. Each local experiment
-# gets RECZILLA_THREADS = cores / MAX_PARALLEL threads (at least 1) unless RECZILLA_THREADS is set.
+# gets RECZILLA_THREADS = cores / MAX_PARALLEL threads (at least 1) unless RECZILLA_THREADS is set,
+# and RECZILLA_MEMORY_LIMIT = the memory budget (80% of the memory) / MAX_PARALLEL bytes unless
+# RECZILLA_MEMORY_LIMIT is set (then each experiment gets that). Cores and memory are those this
+# process may use: CPU affinity and cgroup limits count (Data_manager.machine_resources).
 
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$SCRIPTS_DIR")
@@ -53,16 +58,37 @@ read -r -a algorithms <<<"$ALGORITHMS"
 read -r -a datasets <<<"$DATASETS"
 ((${#algorithms[@]} > 0)) || die "ALGORITHMS is empty"
 ((${#datasets[@]} > 0)) || die "DATASETS is empty"
-for var in ALG_SEED PARAM_SEED NUM_SAMPLES TIME_LIMIT; do
+for var in ALG_SEED PARAM_SEED; do
   [[ ${!var} =~ ^[0-9]+$ ]] || die "$var must be a whole number, not '${!var}'"
+done
+for var in NUM_SAMPLES TIME_LIMIT; do # 0 would make every experiment fail (on gcloud: one paid instance each)
+  [[ ${!var} =~ ^0*[1-9][0-9]*$ ]] || die "$var must be a positive whole number, not '${!var}'"
 done
 for name in "${algorithms[@]}" "${datasets[@]}" "$SPLIT_TYPE" "$EXPERIMENT_BASE"; do
   # they make up experiment and log file names
   [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "'$name': names may hold only letters, digits and . _ -"
 done
-cores=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
+python=${RECZILLA_PYTHON:-python3}
+# dataset names as the registry spells them (any case, with or without "Reader"); unknown: exit 2
+canonical=$(PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -c 'import sys
+from Data_manager.datasets import UnknownDataset, canonical_dataset_name
+try:
+    print(" ".join(canonical_dataset_name(name) for name in sys.argv[1:]))
+except UnknownDataset as error:
+    sys.exit(f"error: {error}")' "${datasets[@]}") || exit 2
+read -r -a datasets <<<"$canonical"
+local_resources() {
+  # Sets cores and memory_budget: the CPUs and the memory budget (80% of the memory) of this
+  # machine as Python sees them, honouring CPU affinity and cgroup limits (Data_manager.machine_resources).
+  local resources
+  resources=$(PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Data_manager.machine_resources) ||
+    die "could not detect this machine's CPUs and memory (python -m Data_manager.machine_resources)"
+  read -r cores _ memory_budget <<<"$resources"
+}
+
 case $RECZILLA_BACKEND in
   local)
+    local_resources
     MAX_PARALLEL=${MAX_PARALLEL:-$cores}
     mkdir -p -- "$RECZILLA_BUCKET"
     RECZILLA_BUCKET=$(cd -- "$RECZILLA_BUCKET" && pwd) # the paths in ARGS are absolute
@@ -75,12 +101,16 @@ case $RECZILLA_BACKEND in
 esac
 [[ $MAX_PARALLEL =~ ^[1-9][0-9]*$ ]] || die "MAX_PARALLEL must be a positive whole number, not '$MAX_PARALLEL'"
 if [[ $RECZILLA_BACKEND == local ]]; then
+  # each of the MAX_PARALLEL experiments gets its share of the cores and of the memory budget
   export RECZILLA_THREADS=${RECZILLA_THREADS:-$((cores / MAX_PARALLEL > 0 ? cores / MAX_PARALLEL : 1))}
+  export RECZILLA_MEMORY_LIMIT=${RECZILLA_MEMORY_LIMIT:-$((memory_budget / MAX_PARALLEL))}
 fi
 mkdir -p -- "$WORK_DIR" "$LOG_DIR"
 WORK_DIR=$(cd -- "$WORK_DIR" && pwd)
-python=${RECZILLA_PYTHON:-python3}
 stamp=$(date +%m%d%y-%H%M%S)
+# instances that may still be running (a failed or interrupted delete), for the summary
+export RECZILLA_LEFTOVER_INSTANCES=$WORK_DIR/leftover-instances-$stamp-$$
+: >"$RECZILLA_LEFTOVER_INSTANCES"
 
 # shellcheck disable=SC2317  # run by the traps below
 on_signal() {
@@ -88,14 +118,14 @@ on_signal() {
   echo "interrupted"
   batch_stop
   sync_logs "$LOG_DIR" || true
-  batch_summary
+  batch_summary || true
   exit "$1"
 }
 trap 'on_signal 129' HUP
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 
-echo "backend $RECZILLA_BACKEND, bucket $RECZILLA_BUCKET, at most $MAX_PARALLEL experiments at once${RECZILLA_THREADS:+ (RECZILLA_THREADS=$RECZILLA_THREADS each)}"
+echo "backend $RECZILLA_BACKEND, bucket $RECZILLA_BUCKET, at most $MAX_PARALLEL experiments at once${RECZILLA_THREADS:+ (RECZILLA_THREADS=$RECZILLA_THREADS, RECZILLA_MEMORY_LIMIT=$RECZILLA_MEMORY_LIMIT each)}"
 echo "${#algorithms[@]} algorithms x ${#datasets[@]} datasets, $SPLIT_TYPE, $NUM_SAMPLES samples, time limit ${TIME_LIMIT}s, logs in $LOG_DIR"
 
 # ---- Splits: put the missing built-in ones in the bucket; any other missing one is an error. ----
@@ -167,7 +197,8 @@ status=0
 batch_wait || status=1
 sync_logs "$LOG_DIR" || status=1
 echo
-batch_summary
+batch_summary || status=1
+[[ -s $RECZILLA_LEFTOVER_INSTANCES ]] || rm -f -- "$RECZILLA_LEFTOVER_INSTANCES"
 echo "skipped $skipped experiments already in the inbox"
 inbox=$RECZILLA_BUCKET/inbox
 echo "inbox: $inbox ($(bucket_list "$inbox" | grep -c '^result_.*\.zip$' || true) result zips), logs in $inbox/logs"

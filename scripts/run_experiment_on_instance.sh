@@ -32,7 +32,7 @@ die() {
   exit 1
 }
 
-[[ -n ${ARGS:-} ]] || die "ARGS is not set: export ARGS='time_limit dataset_name split_type alg_name split_dir alg_seed param_seed num_samples result_dir experiment_name original_split_path'"
+[[ -n ${ARGS:-} ]] || die "ARGS is not set: export ARGS='$RUN_EXPERIMENT_ARGUMENTS'"
 [[ -n ${SPLIT_PATH_ON_BUCKET:-} ]] || die "SPLIT_PATH_ON_BUCKET is not set: export SPLIT_PATH_ON_BUCKET=<bucket>/dataset-splits/<version>/<Dataset>/<Splitter>"
 inbox=${RECZILLA_INBOX:-$RECZILLA_BUCKET/inbox}
 python=${RECZILLA_PYTHON:-python3}
@@ -61,10 +61,8 @@ finish() {
 trap finish EXIT
 trap_signals
 
-"$python" -c 'import shlex, sys; sys.stdout.write("".join(arg + "\0" for arg in shlex.split(sys.argv[1])))' \
-  "$ARGS" >"$work/argv" || die "ARGS is not a valid argument string: $ARGS"
-mapfile -d '' -t argv <"$work/argv"
-((${#argv[@]} == 11)) || die "ARGS holds ${#argv[@]} arguments, Experiment_handler.run_experiment takes 11 (time_limit dataset_name split_type alg_name split_dir alg_seed param_seed num_samples result_dir experiment_name original_split_path): $ARGS"
+RECZILLA_PYTHON=$python parse_args_str "$ARGS" || exit 1 # one line: not a valid string, or not 11 arguments
+argv=("${PARSED_ARGS[@]}")
 split_dir=${argv[4]}
 result_dir=${argv[8]}
 experiment_name=${argv[9]}

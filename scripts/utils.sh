@@ -26,6 +26,10 @@
 #   RECZILLA_GCE_CREATE_TRIES, RECZILLA_GCE_SSH_TRIES   [5; 2]
 #   RECZILLA_GCE_CREATE_RETRY_WAIT, RECZILLA_GCE_SSH_RETRY_WAIT, RECZILLA_GCE_SSH_WAIT
 #                                seconds before a new create, a new ssh, the first ssh [5; 30; 10]
+#   RECZILLA_GCE_DELETE_TIMEOUT  seconds an instance delete may take before it is given up [300]
+#   RECZILLA_LEFTOVER_INSTANCES  a file to which every instance that may still be running (its
+#                                delete failed, timed out or was interrupted) is appended, one
+#                                name a line (the batch script sets it and reports them) [none]
 #
 # Fixed flaws of the reference scripts/utils.sh (naszilla/reczilla):
 # - project, zone, bucket, service account and machine type were hard-coded;
@@ -37,7 +41,10 @@
 #   deletes it exactly once, on every exit path;
 # - delete_instances received an array's name and deleted an instance called "instance_list";
 # - wait_until_processes_finish N let N + 1 jobs run; failed attempts were numbered n + 1;
-# - `printf Y | gcloud ... delete` is `--quiet`; ssh no longer forwards your SSH agent (-A).
+# - `printf Y | gcloud ... delete` is `--quiet`; ssh no longer forwards your SSH agent (-A);
+# - a failed delete was only printed: it is now a non-zero exit and, in a batch, a line of the
+#   summary with the command to delete what may be left; a hanging delete is bounded and stops
+#   on Ctrl-C/TERM; ARGS is checked (quoting, 11 arguments) before any instance is created.
 
 RECZILLA_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -65,6 +72,7 @@ fi
 : "${RECZILLA_GCE_CREATE_RETRY_WAIT:=5}"
 : "${RECZILLA_GCE_SSH_RETRY_WAIT:=30}"
 : "${RECZILLA_GCE_SSH_WAIT:=10}"
+: "${RECZILLA_GCE_DELETE_TIMEOUT:=300}"
 
 # The reference RecZilla lists (neural algorithms not ported yet).
 RECZILLA_ALGORITHMS=(
@@ -133,6 +141,37 @@ _reczilla_on_signal() {
   _reczilla_signal=$1
   if [[ -z $_reczilla_child ]]; then exit "$_reczilla_signal"; fi
   kill -TERM "$_reczilla_child" 2>/dev/null || true
+}
+
+bounded_run() {
+  # bounded_run SECONDS COMMAND...: runs COMMAND as a child, stopping it (TERM, then KILL 5 s
+  # later) after SECONDS or at HUP, INT or TERM; the caller's traps are put back after. Returns
+  # COMMAND's status, 124 after the time-out, 128 + N after signal N.
+  local limit=$1 pid status=0 stop_at="" saved
+  shift
+  saved=$(trap -p HUP INT TERM)
+  _bounded_signal=0
+  trap '_bounded_signal=129' HUP
+  trap '_bounded_signal=130' INT
+  trap '_bounded_signal=143' TERM
+  "$@" &
+  pid=$!
+  local deadline=$((SECONDS + limit))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [[ -z $stop_at ]] && ((_bounded_signal != 0 || SECONDS >= deadline)); then
+      kill -TERM "$pid" 2>/dev/null || true
+      stop_at=$((SECONDS + 5))
+    elif [[ -n $stop_at ]] && ((SECONDS >= stop_at)); then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    sleep 0.2
+  done
+  wait "$pid" || status=$?
+  trap - HUP INT TERM
+  eval "$saved"
+  if ((_bounded_signal != 0)); then return "$_bounded_signal"; fi
+  if [[ -n $stop_at ]]; then return 124; fi
+  return "$status"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -231,6 +270,29 @@ quote_args() {
   printf '%s\n' "${out% }"
 }
 
+RUN_EXPERIMENT_ARGUMENTS="time_limit dataset_name split_type alg_name split_dir alg_seed param_seed num_samples result_dir experiment_name original_split_path"
+
+parse_args_str() {
+  # parse_args_str ARGS_STR: splits ARGS_STR as a shell would, without running anything (Python's
+  # shlex), into the array PARSED_ARGS. Fails with one line (exit status 2) when ARGS_STR is not a
+  # valid argument string or does not hold the 11 arguments of Experiment_handler.run_experiment.
+  local parsed status=0
+  parsed=$(mktemp) || return
+  "${RECZILLA_PYTHON:-python3}" -c 'import shlex, sys
+try:
+    args = shlex.split(sys.argv[1])
+except ValueError as error:
+    sys.exit(f"error: ARGS is not a valid argument string ({error}): {sys.argv[1]}")
+sys.stdout.write("".join(arg + "\0" for arg in args))' "$1" >"$parsed" || status=$?
+  if ((status == 0)); then mapfile -d '' -t PARSED_ARGS <"$parsed"; fi
+  rm -f -- "$parsed"
+  ((status == 0)) || return 2
+  if ((${#PARSED_ARGS[@]} != 11)); then
+    reczilla_error "ARGS holds ${#PARSED_ARGS[@]} arguments, Experiment_handler.run_experiment takes 11 ($RUN_EXPERIMENT_ARGUMENTS): $1"
+    return 2
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Experiments.
 
@@ -261,10 +323,12 @@ run_experiment_GPU() {
 }
 
 _reczilla_check_run_args() {
+  # Checks the arguments here, before any instance exists (a bad ARGS is not paid for).
   if (($# != 3)) || [[ -z $1 || -z $2 || -z $3 ]]; then
     reczilla_error "usage: run_experiment ARGS_STR SPLIT_PATH INSTANCE_NAME (three non-empty arguments, got $#)"
     return 2
   fi
+  parse_args_str "$1"
 }
 
 _run_local() (
@@ -329,27 +393,71 @@ _gce_worker() {
 }
 
 _gce_delete_instance() {
-  # EXIT trap of _gce_worker: signals are ignored from here on (by gcloud too), so a second
-  # Ctrl-C cannot interrupt the deletion.
-  trap '' HUP INT TERM
+  # EXIT trap of _gce_worker: deletes the instance (bounded; a new signal stops the delete); when
+  # that fails, says what may be left and makes the exit status non-zero.
+  local status=$?
+  trap '' HUP INT TERM # until the delete starts: a signal must not skip it
   if [[ -n $_gce_instance ]]; then
-    echo "run_experiment: deleting instance $_gce_instance"
-    gcloud compute instances delete "$_gce_instance" "${_gce_where[@]}" --quiet ||
-      reczilla_error "could not delete instance $_gce_instance: delete it with" \
-        "gcloud compute instances delete $_gce_instance ${_gce_where[*]}"
+    local instance=$_gce_instance
     _gce_instance=""
+    echo "run_experiment: deleting instance $instance"
+    if ! _delete_instance "$instance"; then
+      reczilla_report_leftovers "$instance"
+      exit $((status == 0 ? 1 : status))
+    fi
   fi
+}
+
+_delete_instance() {
+  # _delete_instance NAME: deletes the GCE instance NAME within RECZILLA_GCE_DELETE_TIMEOUT
+  # seconds, stopping at HUP/INT/TERM (see bounded_run, whose status it returns); says why
+  # when it fails. An instance that does not exist (e.g. its create failed) is not an error.
+  local status=0 errors
+  errors=$(mktemp) || return
+  bounded_run "$RECZILLA_GCE_DELETE_TIMEOUT" gcloud compute instances delete "$1" \
+    --project="$RECZILLA_GCE_PROJECT" --zone="$RECZILLA_GCE_ZONE" --quiet 2>"$errors" || status=$?
+  cat -- "$errors" >&2
+  if ((status != 0 && status != 124 && status < 128)) && grep -q "instances/$1' was not found" "$errors"; then
+    echo "instance $1 does not exist: nothing to delete"
+    status=0
+  fi
+  rm -f -- "$errors"
+  case $status in
+    0) ;;
+    124) reczilla_error "deleting instance $1 took more than ${RECZILLA_GCE_DELETE_TIMEOUT}s (RECZILLA_GCE_DELETE_TIMEOUT): stopped" ;;
+    129 | 130 | 143) reczilla_error "deleting instance $1 was interrupted" ;;
+    *) reczilla_error "could not delete instance $1 (gcloud exit $status)" ;;
+  esac
+  return "$status"
+}
+
+reczilla_report_leftovers() {
+  # reczilla_report_leftovers NAME...: says that these instances may still be running (and
+  # billed), with the command that deletes them; appends them to RECZILLA_LEFTOVER_INSTANCES.
+  reczilla_error "instance(s) that may still be running (billed): $*; delete them with:" \
+    "gcloud compute instances delete $* --project=$RECZILLA_GCE_PROJECT --zone=$RECZILLA_GCE_ZONE --quiet"
+  if [[ -n ${RECZILLA_LEFTOVER_INSTANCES:-} ]]; then printf '%s\n' "$@" >>"$RECZILLA_LEFTOVER_INSTANCES"; fi
 }
 
 delete_instances() {
   # delete_instances NAME...: deletes these GCE instances (by hand: run_experiment already
-  # deletes its own instance).
-  local name
-  for name in "$@"; do
-    echo "deleting instance $name"
-    gcloud compute instances delete "$name" --project="$RECZILLA_GCE_PROJECT" --zone="$RECZILLA_GCE_ZONE" --quiet ||
-      reczilla_error "could not delete instance $name"
+  # deletes its own instance), each within RECZILLA_GCE_DELETE_TIMEOUT seconds; HUP/INT/TERM
+  # stops the deletions. Fails when an instance may be left, naming them all with the command.
+  local i status failed=()
+  for ((i = 1; i <= $#; i++)); do
+    echo "deleting instance ${!i}"
+    status=0
+    _delete_instance "${!i}" || status=$?
+    if ((status != 0)); then failed+=("${!i}"); fi
+    if ((status == 129 || status == 130 || status == 143)); then
+      failed+=("${@:i+1}") # not tried
+      break
+    fi
   done
+  if ((${#failed[@]} > 0)); then
+    reczilla_report_leftovers "${failed[@]}"
+    return 1
+  fi
 }
 
 wait_until_processes_finish() {
@@ -405,10 +513,19 @@ batch_stop() {
 }
 
 batch_summary() {
-  # Prints the counts, then the failed experiments with their logs.
-  local failure
+  # Prints the counts, then the failed experiments with their logs, then the instances that may
+  # still be running (RECZILLA_LEFTOVER_INSTANCES) with the command that deletes them: fails when
+  # there is one.
+  local failure leftovers=()
   echo "experiments: $_batch_total run, $_batch_done done, $_batch_failed failed"
   for failure in ${_batch_failures[@]+"${_batch_failures[@]}"}; do echo "  FAILED $failure"; done
+  if [[ -s ${RECZILLA_LEFTOVER_INSTANCES:-} ]]; then mapfile -t leftovers <"$RECZILLA_LEFTOVER_INSTANCES"; fi
+  if ((${#leftovers[@]} > 0)); then
+    echo "WARNING: ${#leftovers[@]} instance(s) may still be running, and billed: ${leftovers[*]}"
+    echo "  delete them with: gcloud compute instances delete ${leftovers[*]} --project=$RECZILLA_GCE_PROJECT --zone=$RECZILLA_GCE_ZONE --quiet"
+    echo "  (listed in $RECZILLA_LEFTOVER_INSTANCES)"
+    return 1
+  fi
 }
 
 _batch_progress() {

@@ -121,11 +121,63 @@ interrupt_during_ssh() {
   [ "$(count_calls "gcloud compute ssh")" -eq 1 ]
 }
 
-@test "a failing delete is reported with the command to run by hand" {
+leftover_line() {
+  echo "error: instance(s) that may still be running (billed): $*; delete them with:" \
+    "gcloud compute instances delete $* --project=test-project --zone=test-zone --quiet"
+}
+
+@test "a failing delete: non-zero exit, and the command to run by hand" {
   STUB_FAIL_DELETE=1 run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
-  [ "$status" -eq 0 ]
+  [ "$status" -eq 1 ]
   [ "$(count_calls "gcloud compute instances delete")" -eq 1 ]
-  assert_output_contains "could not delete instance inst-1: delete it with gcloud compute instances delete inst-1 --project=test-project --zone=test-zone"
+  assert_output_contains "error: could not delete instance inst-1 (gcloud exit 1)"
+  assert_output_contains "$(leftover_line inst-1)"
+}
+
+@test "deleting an instance that does not exist (its create failed) is not an error" {
+  STUB_DELETE=missing run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 0 ]
+  assert_output_contains "instance inst-1 does not exist: nothing to delete"
+  [[ $output != *"may still be running"* ]]
+}
+
+@test "a hanging delete is stopped after RECZILLA_GCE_DELETE_TIMEOUT, and said" {
+  start=$SECONDS
+  RECZILLA_GCE_DELETE_TIMEOUT=1 STUB_DELETE=hang run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 1 ]
+  ((SECONDS - start < 10))
+  assert_output_contains "error: deleting instance inst-1 took more than 1s (RECZILLA_GCE_DELETE_TIMEOUT): stopped"
+  assert_output_contains "$(leftover_line inst-1)"
+}
+
+@test "TERM or Ctrl-C during a hanging delete stops it at once and says what may be left" {
+  for signal in TERM INT; do
+    : >"$STUB_LOG"
+    RECZILLA_GCE_DELETE_TIMEOUT=120 STUB_DELETE=hang start_in_own_group utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+    wait_until 20 has_calls "gcloud compute instances delete" 1
+    sleep 0.3
+    start=$SECONDS
+    kill "-$signal" -- "-$STARTED_PID"
+    wait_until 8 group_gone "$STARTED_PID"
+    ((SECONDS - start < 8))
+    status=0
+    wait "$STARTED_PID" || status=$?
+    [ "$status" -ne 0 ]
+    grep -qF "error: deleting instance inst-1 was interrupted" "$BATS_TEST_TMPDIR/background.out"
+    grep -qF "$(leftover_line inst-1)" "$BATS_TEST_TMPDIR/background.out"
+  done
+}
+
+@test "ARGS is checked here before any instance is created: count and quoting, in one line" {
+  run utils run_experiment "60 SyntheticSmall DataSplitter_leave_k_out_last TopPop split 0 0 2 result exp-1" "$SPLIT" inst-1
+  [ "$status" -eq 2 ]
+  [ "${#lines[@]}" -eq 1 ]
+  assert_output_contains "error: ARGS holds 10 arguments, Experiment_handler.run_experiment takes 11 (time_limit dataset_name"
+  run utils run_experiment "60 'SyntheticSmall DataSplitter_leave_k_out_last TopPop split 0 0 2 result exp-1 x" "$SPLIT" inst-1
+  [ "$status" -eq 2 ]
+  [ "${#lines[@]}" -eq 1 ]
+  assert_output_contains "error: ARGS is not a valid argument string (No closing quotation): 60 'SyntheticSmall"
+  [ ! -s "$STUB_LOG" ]
 }
 
 @test "Ctrl-C on a gcloud batch: every running instance is deleted once, and none is created after" {
@@ -154,6 +206,55 @@ interrupt_during_ssh() {
   [ "${#calls[@]}" -eq 2 ]
   assert_equal "${calls[0]}" "$(delete_line inst-a)"
   assert_equal "${calls[1]}" "$(delete_line inst-b)"
+}
+
+@test "delete_instances fails when a delete failed, naming every instance that may be left" {
+  STUB_FAIL_DELETE=2 run utils delete_instances inst-a inst-b inst-c
+  [ "$status" -eq 1 ]
+  [ "$(count_calls "gcloud compute instances delete")" -eq 3 ]
+  assert_output_contains "$(leftover_line inst-a inst-b)"
+}
+
+@test "delete_instances stops at TERM, naming the instance being deleted and those not tried" {
+  RECZILLA_GCE_DELETE_TIMEOUT=120 STUB_DELETE=hang start_in_own_group bash -c 'source "$0/scripts/utils.sh"; delete_instances "$@"' "$REPO_ROOT" inst-a inst-b
+  wait_until 20 has_calls "gcloud compute instances delete" 1
+  sleep 0.3
+  kill -TERM -- "-$STARTED_PID"
+  wait_until 8 group_gone "$STARTED_PID"
+  status=0
+  wait "$STARTED_PID" || status=$?
+  [ "$status" -eq 1 ]
+  [ "$(count_calls "gcloud compute instances delete")" -eq 1 ]
+  grep -qF "$(leftover_line inst-a inst-b)" "$BATS_TEST_TMPDIR/background.out"
+}
+
+gcloud_batch() {
+  # gcloud_batch VAR=VALUE...: a gcloud batch of TopPop and Random on Movielens100K (its split in the bucket).
+  mkdir -p "$FAKE_GCS/test-bucket/dataset-splits/splits-v1/Movielens100K/DataSplitter_leave_k_out_last"
+  touch "$FAKE_GCS/test-bucket/dataset-splits/splits-v1/Movielens100K/DataSplitter_leave_k_out_last/split.json"
+  env ALGORITHMS="TopPop Random" DATASETS=Movielens100K WORK_DIR="$BATS_TEST_TMPDIR/work" INSTANCE_BASE=rz "$@" \
+    bash "$REPO_ROOT/scripts/example_local_script.sh"
+}
+
+@test "a batch whose instance deletes failed says which instances may be left, how to delete them, and fails" {
+  STUB_FAIL_DELETE=2 run gcloud_batch
+  [ "$status" -eq 1 ]
+  mapfile -t created < <(grep "^gcloud compute instances create" "$STUB_LOG" | cut -d' ' -f5 | sort)
+  [ "${#created[@]}" -eq 2 ]
+  assert_output_contains "WARNING: 2 instance(s) may still be running, and billed: "
+  leftovers=$(grep "^WARNING: 2 instance" <<<"$output" | sed 's/.*billed: //' | tr ' ' '\n' | sort | tr '\n' ' ')
+  assert_equal "$leftovers" "${created[*]} "
+  assert_output_contains "  delete them with: gcloud compute instances delete "
+  assert_output_contains " --project=test-project --zone=test-zone --quiet"
+}
+
+@test "NUM_SAMPLES=0 and TIME_LIMIT=0 are refused before any instance is created" {
+  for setting in NUM_SAMPLES=0 TIME_LIMIT=0 NUM_SAMPLES=00; do
+    run gcloud_batch "$setting"
+    [ "$status" -eq 2 ]
+    assert_output_contains "error: ${setting%%=*} must be a positive whole number, not '${setting#*=}'"
+  done
+  [ ! -s "$STUB_LOG" ]
 }
 
 @test "run_experiment needs three non-empty arguments" {

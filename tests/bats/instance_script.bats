@@ -37,9 +37,11 @@ setup() {
   ARGS="60 SyntheticSmall DataSplitter_leave_k_out_last TopPop split 0 1 2 result exp-1" run bash "$SCRIPT"
   [ "$status" -eq 1 ]
   assert_output_contains "ARGS holds 10 arguments, Experiment_handler.run_experiment takes 11"
+  [ "${#lines[@]}" -eq 1 ]
   ARGS="60 'unbalanced" run bash "$SCRIPT"
   [ "$status" -eq 1 ]
-  assert_output_contains "ARGS is not a valid argument string"
+  [ "${#lines[@]}" -eq 1 ] # no Python traceback
+  assert_output_contains "error: ARGS is not a valid argument string (No closing quotation): 60 'unbalanced"
   [ -z "$(recorded_calls)" ]
 }
 

@@ -43,10 +43,24 @@ name_of() { echo "t_SyntheticSmall_DataSplitter_leave_k_out_last_$1_seeds0-0_n2"
   done
 }
 
-@test "each experiment gets RECZILLA_THREADS = cores / MAX_PARALLEL (at least 1)" {
-  cores=$(nproc)
-  expected=$((cores / 2 > 0 ? cores / 2 : 1))
-  for call in $(recorded_calls); do assert_equal "$(cat "$call/threads")" "$expected"; done
+@test "each experiment gets its share: RECZILLA_THREADS = cores / MAX_PARALLEL (at least 1), RECZILLA_MEMORY_LIMIT = budget / MAX_PARALLEL" {
+  # cores and budget as Data_manager.machine_resources detects them (affinity, cgroup limits)
+  read -r cores _ budget < <(python3 -m Data_manager.machine_resources)
+  for call in $(recorded_calls); do
+    assert_equal "$(cat "$call/threads")" "$((cores / 2 > 0 ? cores / 2 : 1))"
+    assert_equal "$(cat "$call/memory_limit")" "$((budget / 2))"
+  done
+  grep -q "(RECZILLA_THREADS=$((cores / 2 > 0 ? cores / 2 : 1)), RECZILLA_MEMORY_LIMIT=$((budget / 2)) each)" "$FIRST"
+}
+
+@test "a RECZILLA_MEMORY_LIMIT that is set goes to each experiment unchanged" {
+  export STUB_PYTHON_DIR=$BATS_TEST_TMPDIR/python STUB_PYTHON_REAL=0
+  mkdir -p bucket
+  cp -R "$BATS_FILE_TMPDIR/bucket/dataset-splits" bucket/ # a bucket of its own: the file's inbox stays as it is
+  run batch ALGORITHMS=TopPop RECZILLA_MEMORY_LIMIT=3G RECZILLA_BUCKET="$BATS_TEST_TMPDIR/bucket" WORK_DIR="$BATS_TEST_TMPDIR/work"
+  [ "$status" -eq 0 ]
+  [ "$(recorded_calls | wc -l)" -eq 1 ]
+  assert_equal "$(cat "$(recorded_calls)/memory_limit")" 3G
 }
 
 @test "progress lines, one log per experiment, a summary with the inbox, finished work folders removed" {
@@ -117,11 +131,17 @@ name_of() { echo "t_SyntheticSmall_DataSplitter_leave_k_out_last_$1_seeds0-0_n2"
   assert_output_contains "MAX_PARALLEL must be a positive whole number"
   run batch NUM_SAMPLES=many
   [ "$status" -eq 2 ]
-  assert_output_contains "NUM_SAMPLES must be a whole number, not 'many'"
+  assert_output_contains "NUM_SAMPLES must be a positive whole number, not 'many'"
+  run batch TIME_LIMIT=0
+  [ "$status" -eq 2 ]
+  assert_output_contains "TIME_LIMIT must be a positive whole number, not '0'"
   run batch ALGORITHMS="TopPop ../evil"
   [ "$status" -eq 2 ]
   assert_output_contains "'../evil': names may hold only letters, digits and . _ -"
-  run batch DATASETS="SyntheticSmall Movielens100K"
+  run batch DATASETS="SyntheticSmall Movielen100K"
+  [ "$status" -eq 2 ]
+  assert_output_contains "error: unknown dataset 'Movielen100K'; did you mean Movielens100K "
+  run batch DATASETS="syntheticsmall movielens100kreader"
   [ "$status" -eq 2 ]
   assert_output_contains "no DataSplitter_leave_k_out_last split in $BATS_FILE_TMPDIR/bucket/dataset-splits/splits-v1/ for: Movielens100K"
   assert_output_contains "python -m Data_manager.create_all_data_splits"
