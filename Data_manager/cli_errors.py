@@ -29,6 +29,14 @@ class CommandLineError(Exception):
     """An expected failure of a command, reported as its message alone (exit code 1)."""
 
 
+def check_folder_argument(option: str, path) -> None:
+    """``UsageError`` when the folder given as ``option`` (to use or create), or one above it, is a regular file."""
+    path = Path(path)
+    blocking = next((folder for folder in (path, *path.parents) if folder.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise UsageError(f"{option} {path}: {blocking} is a file, not a folder")
+
+
 def debug_enabled() -> bool:
     """Whether ``RECZILLA_DEBUG`` asks for tracebacks."""
     return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from Data_manager.cli_errors import UsageError, failure_detail, one_line, run_cli
+from Data_manager.cli_errors import UsageError, check_folder_argument, failure_detail, one_line, run_cli
 from Data_manager.dataset_format import Dataset
 from Data_manager.datasets import (
     UnknownDataset,
@@ -111,6 +111,8 @@ def main(argv=None) -> int:
         return 0
     if args.data_dir is None or args.splits_dir is None:
         raise UsageError("--data-dir and --splits-dir are required (unless --list)")
+    check_folder_argument("--data-dir", args.data_dir)
+    check_folder_argument("--splits-dir", args.splits_dir)
     requested = args.datasets or default_dataset_names()
     dataset_names = list(dict.fromkeys(canonical_dataset_name(name) for name in requested))
     splitter_classes = list(dict.fromkeys(get_splitter(name) for name in args.splitters or SPLITTERS))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from Data_manager.cli_errors import UsageError, failure_detail, run_cli
+from Data_manager.cli_errors import UsageError, check_folder_argument, failure_detail, run_cli
 from Data_manager.dataset_format import DatasetFormatError, sources_verified
 from Data_manager.datasets import DATASETS, UnknownDataset, canonical_dataset_name, load_prepared_dataset, registry_rows
 from Data_manager.download import check_link
@@ -129,9 +129,7 @@ def main(argv=None) -> int:
         return check_links(names, args.timeout)
     if args.data_dir is None:
         raise UsageError("--data-dir is required (unless --list or --check-links)")
-    blocking = next((path for path in (args.data_dir, *args.data_dir.parents) if path.exists()), None)
-    if blocking is not None and not blocking.is_dir():
-        raise UsageError(f"--data-dir {args.data_dir}: {blocking} is a file, not a folder")
+    check_folder_argument("--data-dir", args.data_dir)
     options = {"retries": args.retries, "backoff": args.backoff, "timeout": args.timeout}
     outcomes = []
     with tqdm(names, desc="datasets", unit="dataset", disable=None) as bar:

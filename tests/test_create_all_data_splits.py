@@ -153,6 +153,16 @@ def test_unknown_names_exit_2_with_one_line(tmp_path, args, names):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.parametrize("option", ["--data-dir", "--splits-dir"])
+def test_folder_option_that_is_a_file_is_one_usage_error(tmp_path, option):
+    (tmp_path / "file").write_text("not a folder")
+    folders = {"--data-dir": tmp_path / "d", "--splits-dir": tmp_path / "s", option: tmp_path / "file" / "below"}
+    result = _run(*[part for pair in folders.items() for part in pair], "--datasets", "SyntheticSmall")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"create_all_data_splits: error: {option} {tmp_path / 'file' / 'below'}: "
+                             f"{tmp_path / 'file'} is a file, not a folder\n")
+
+
 def test_list_needs_no_folders():
     result = _run("--list")
     assert result.returncode == 0
