@@ -114,7 +114,8 @@ export RECZILLA_LEFTOVER_INSTANCES=$WORK_DIR/leftover-instances-$stamp-$$
 
 # shellcheck disable=SC2317  # run by the traps below
 on_signal() {
-  trap '' HUP INT TERM
+  # a second signal while the experiments stop cuts their instance deletes short (reported)
+  trap 'echo "interrupted again: stopping the instance deletes too"; batch_terminate' HUP INT TERM
   echo "interrupted"
   batch_stop
   sync_logs "$LOG_DIR" || true

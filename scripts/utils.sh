@@ -164,7 +164,7 @@ bounded_run() {
     elif [[ -n $stop_at ]] && ((SECONDS >= stop_at)); then
       kill -KILL "$pid" 2>/dev/null || true
     fi
-    sleep 0.2
+    sleep 0.2 || true # killed by a signal to the process group: not an error under set -e
   done
   wait "$pid" || status=$?
   trap - HUP INT TERM
@@ -506,10 +506,17 @@ batch_wait() {
 batch_stop() {
   # Stops the running experiments (TERM to each one's process group: a gcloud worker then
   # deletes its instance, a local one its Python process) and waits for them.
-  local pid
   echo "stopping ${#_batch_name[@]} running experiments"
-  for pid in "${!_batch_name[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  batch_terminate
   _batch_reap_until 0
+}
+
+batch_terminate() {
+  # Sends TERM to the process group of each running experiment, without waiting. During
+  # batch_stop (a second Ctrl-C), this stops the instance deletes under way: each worker then
+  # reports its instance as one that may be left.
+  local pid
+  for pid in "${!_batch_name[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
 }
 
 batch_summary() {
@@ -553,6 +560,6 @@ _batch_reap_until() {
       fi
     done
     ((${#_batch_name[@]} <= $1)) && return 0
-    sleep 0.5
+    sleep 0.5 || true # a Ctrl-C kills this sleep too (same process group): not an error under set -e
   done
 }

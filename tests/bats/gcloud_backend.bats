@@ -248,6 +248,22 @@ gcloud_batch() {
   assert_output_contains " --project=test-project --zone=test-zone --quiet"
 }
 
+@test "a second Ctrl-C on a gcloud batch cuts hanging deletes short, and the summary names the instances" {
+  RECZILLA_GCE_DELETE_TIMEOUT=120 STUB_SSH=hang STUB_DELETE=hang MAX_PARALLEL=2 start_in_own_group gcloud_batch
+  wait_until 30 has_calls "gcloud compute ssh" 2
+  kill -INT -- "-$STARTED_PID"
+  wait_until 20 has_calls "gcloud compute instances delete" 2
+  sleep 0.5
+  start=$SECONDS
+  kill -INT -- "-$STARTED_PID"
+  status=0
+  wait "$STARTED_PID" || status=$?
+  ((SECONDS - start < 10))
+  [ "$status" -eq 130 ]
+  grep -q "interrupted again: stopping the instance deletes too" "$BATS_TEST_TMPDIR/background.out"
+  grep -q "^WARNING: 2 instance(s) may still be running, and billed: rz-" "$BATS_TEST_TMPDIR/background.out"
+}
+
 @test "NUM_SAMPLES=0 and TIME_LIMIT=0 are refused before any instance is created" {
   for setting in NUM_SAMPLES=0 TIME_LIMIT=0 NUM_SAMPLES=00; do
     run gcloud_batch "$setting"
