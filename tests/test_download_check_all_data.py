@@ -216,6 +216,17 @@ def test_hand_placed_file_is_compared_with_the_known_release(data_mirror, tmp_pa
     assert data_mirror.downloads() == ["ml-100k.zip"]  # only the refused mirror download
 
 
+def test_hand_placed_file_that_differs_and_fails_to_parse_says_both(tmp_path, capsys):
+    downloads = tmp_path / "_downloads"
+    downloads.mkdir()
+    (downloads / "ml-100k.zip").write_bytes(zip_bytes({"ml-100k/u.data": b"1\t1\tfive\t881250949\n"}))
+    code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "movielens100k")
+    assert code == 1
+    assert re.fullmatch(r"ParseError: ml-100k\.zip:ml-100k/u\.data:1: 'five' is not a number; moved .*rejected/ml-100k\.zip "
+                        r"aside, so the next run fetches it again; ml-100k\.zip: checksum differs from the known release "
+                        r"\(sha256 [0-9a-f]{64}, expected 50d2a9.*, \d+ bytes, expected 4924029\)", rows["Movielens100K"][1])
+
+
 def test_verified_is_true_or_null_when_nothing_differs(data_mirror, tmp_path, capsys):
     data_mirror.files.update(GOOD)
     code, rows = _run(capsys, "--data-dir", tmp_path, "--datasets", "LastFM")

@@ -286,7 +286,7 @@ def _checksum_note(source: Source, sha256: str, size: int) -> str | None:
         problems.append(f"{size} bytes, expected {source.size}")
     if not problems:
         return None
-    return f"{source.filename}: checksum differs from the known release ({', '.join(problems)}); used because it parses"
+    return f"{source.filename}: checksum differs from the known release ({', '.join(problems)})"
 
 
 @dataclass(frozen=True)
@@ -348,20 +348,27 @@ class Reader:
         Each source's sha256 and size are compared with the known release's: a file that
         differs (placed by hand: downloads are checked before they are kept) is used when
         it parses, and its source entry says so (``verified`` false, ``note``); ``notes``
-        (filename -> text, e.g. from :meth:`fetch`) are added to the entries' ``note``.
+        (filename -> text, e.g. from :meth:`fetch`) are added to the entries' ``note``. A
+        parse error gets ``checksum_notes``: how the files differ from the known release.
         """
-        sources = []
+        sources, differing = [], []
         for source in self.sources:
             path = files[source.filename]
             sha256, size = file_sha256(path), path.stat().st_size
             differs = _checksum_note(source, sha256, size)
             entry = {"url": source.url, "file": source.filename, "sha256": sha256, "bytes": size,
                      "verified": None if source.sha256 is None and source.size is None else differs is None}
-            said = [note for note in ((notes or {}).get(source.filename), differs) if note]
+            said = [note for note in ((notes or {}).get(source.filename), differs and f"{differs}; used because it parses")
+                    if note]
             if said:
                 entry["note"] = "; ".join(said)
             sources.append(entry)
-        builder = self.parse(files)
+            differing += [differs] if differs else []
+        try:
+            builder = self.parse(files)
+        except (ParseError, ArchiveError) as error:
+            error.checksum_notes = differing
+            raise
         return builder.build(self.name, self.duplicates, self.is_implicit, sources, label=self.name)
 
     def _fetch_and_read(self, data_dir, download_options: dict) -> Dataset:
@@ -371,7 +378,8 @@ class Reader:
             return self.read(files, notes)
         except (ParseError, ArchiveError) as error:
             culprits = [files[error.source_file]] if getattr(error, "source_file", None) in files else list(files.values())
-            raise type(error)(_rejected(error, culprits)) from None
+            said = "".join(f"; {note}" for note in getattr(error, "checksum_notes", []))
+            raise type(error)(_rejected(error, culprits) + said) from None
 
     def produce(self, data_dir, **download_options) -> Dataset:
         """The dataset, from its source files in ``data_dir/_downloads/`` (downloaded as needed).
