@@ -10,7 +10,9 @@ class AlgorithmSpec:
     """One registry entry.
 
     ``space`` holds the hyperparameter dimensions and the default configuration;
-    ``fit_args`` are passed to every ``fit`` besides the sampled hyperparameters;
+    ``fit_args`` are passed to every ``fit`` besides the sampled hyperparameters.
+    Together they are the one source of defaults: a model's ``fit`` fills every
+    argument it is not given from its registry entries (``BaseRecommender.fit``);
     ``max_points`` caps the number of distinct samples (``None``: no cap besides
     the space's own size).
     """
@@ -24,3 +26,7 @@ class AlgorithmSpec:
     def sample_hyperparameters(self, n_samples: int, param_seed: int) -> list[tuple[str, dict]]:
         """The search's configurations: the default first, then Sobol samples."""
         return self.space.sample(n_samples, param_seed, self.max_points)
+
+    def default_fit_arguments(self) -> dict:
+        """Everything ``fit`` gets for the default configuration: fixed arguments and space defaults."""
+        return {**self.fit_args, **self.space.default}

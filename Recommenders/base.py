@@ -2,7 +2,9 @@
 
 Subclasses implement ``_fit(URM_train, **hyperparameters)`` and ``_score(user_ids)``,
 and override ``estimate_memory_bytes`` when their peak memory is more than a copy
-of the training matrix plus one block of scores. The public methods validate
+of the training matrix plus one block of scores. The public methods fill the
+hyperparameters not given from the registry (its specs are the one source of
+defaults: ``_fit`` declares none for an argument the registry names), validate
 input, check the memory estimate against the budget, and time the fit, so that
 this lives in one place. Fitted attributes end in ``_``.
 """
@@ -32,8 +34,20 @@ def as_csr_float32(matrix) -> sp.csr_matrix:
 class BaseRecommender:
     """Base class: subclasses define ``_fit`` and ``_score``."""
 
+    #: For a class behind several registry entries (one per similarity, say): the fit
+    #: argument that tells them apart and its value when ``fit`` is not given it.
+    VARIANT_ARGUMENT: tuple[str, object] | None = None
+
     def __init__(self, seed: int = 0):
         self.seed = seed
+
+    @classmethod
+    def default_hyperparameters(cls, given: dict | None = None) -> dict:
+        """The registry's default of every fit argument of this class (its entries' fixed
+        arguments and space defaults; see ``Recommenders.registry.registry_defaults``)."""
+        from Recommenders.registry import registry_defaults  # here: the registry imports every model
+
+        return registry_defaults(cls, given or {})
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
@@ -43,7 +57,12 @@ class BaseRecommender:
         return 2 * csr_bytes + SCORE_BLOCK_USERS * n_items * 4
 
     def fit(self, URM_train, **hyperparameters) -> "BaseRecommender":
-        """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``."""
+        """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``.
+
+        Hyperparameters not given take the registry's defaults (``default_hyperparameters``),
+        so ``fit(URM)`` is the search's default configuration.
+        """
+        hyperparameters = {**self.default_hyperparameters(hyperparameters), **hyperparameters}
         URM = as_csr_float32(URM_train)
         n_users, n_items = URM.shape
         if n_users == 0 or n_items == 0:

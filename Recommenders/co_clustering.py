@@ -40,7 +40,7 @@ class CoClustering(BaseRecommender):
         return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + clusters + by_item + per_row
                 + SCORE_BLOCK_USERS * n_items * 16)
 
-    def _fit(self, URM_train, n_cltr_u=3, n_cltr_i=3, n_epochs=20):
+    def _fit(self, URM_train, *, n_cltr_u, n_cltr_i, n_epochs):
         if n_cltr_u < 1 or n_cltr_i < 1:
             raise ValueError(f"n_cltr_u and n_cltr_i must be positive integers, got {n_cltr_u} and {n_cltr_i}")
         if n_epochs < 0:

@@ -70,8 +70,7 @@ def _l2_normalize_columns(X) -> sp.csr_matrix:
 class EASE_R_Recommender(ItemSimilarityRecommender):
     """EASE-R with a dense item-item matrix (formulas in the module docstring)."""
 
-    def _fit(self, URM_train: sp.csr_matrix, l2_norm: float = 1e3, topK: int | None = None,
-             normalize_matrix: bool = False) -> None:
+    def _fit(self, URM_train: sp.csr_matrix, *, l2_norm: float, topK: int | None, normalize_matrix: bool) -> None:
         if l2_norm < 0:
             raise ValueError(f"l2_norm must be non-negative, got {l2_norm}")
         URM = URM_train

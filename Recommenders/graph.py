@@ -66,8 +66,7 @@ class _RandomWalkRecommender(ItemSimilarityRecommender):
 class P3alphaRecommender(_RandomWalkRecommender):
     """P3alpha: three-step random walk, probabilities raised to ``alpha``."""
 
-    def _fit(self, URM_train: sp.csr_matrix, topK: int = 100, alpha: float = 1.0,
-             normalize_similarity: bool = False) -> None:
+    def _fit(self, URM_train: sp.csr_matrix, *, topK: int, alpha: float, normalize_similarity: bool) -> None:
         self.URM_model_ = URM_train
         self.W_ = random_walk_similarity(URM_train, topK, alpha, None, normalize_similarity)
 
@@ -75,8 +74,8 @@ class P3alphaRecommender(_RandomWalkRecommender):
 class RP3betaRecommender(_RandomWalkRecommender):
     """RP3beta: P3alpha with each target item's score divided by its popularity to the ``beta``."""
 
-    def _fit(self, URM_train: sp.csr_matrix, topK: int = 100, alpha: float = 1.0, beta: float = 0.6,
-             normalize_similarity: bool = True) -> None:
+    def _fit(self, URM_train: sp.csr_matrix, *, topK: int, alpha: float, beta: float,
+             normalize_similarity: bool) -> None:
         self.URM_model_ = URM_train
         self.W_ = random_walk_similarity(URM_train, topK, alpha, beta, normalize_similarity)
 

@@ -35,7 +35,6 @@ from Recommenders.latent_factors import LatentFactorRecommender
 from Recommenders.threads import kernel_threads
 
 CONFIDENCE_SCALINGS = ("linear", "log")
-DEFAULT_NUM_FACTORS = 20
 #: Conjugate-gradient steps per row and half-epoch.
 CG_STEPS = 3
 
@@ -61,7 +60,7 @@ class IALSRecommender(LatentFactorRecommender):
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
         """Base estimate (which holds one block of scores) + ``C`` in CSR and CSC + float32 factors."""
-        factors = hyperparameters.get("num_factors", DEFAULT_NUM_FACTORS)
+        factors = {**cls.default_hyperparameters(), **hyperparameters}["num_factors"]
         confidence_matrices = 2 * (n_interactions * 8 + max(n_users, n_items) * 8)
         return (
             super().estimate_memory_bytes(n_users, n_items, n_interactions)
@@ -70,8 +69,7 @@ class IALSRecommender(LatentFactorRecommender):
             + factors * factors * 16
         )
 
-    def _fit(self, URM_train, epochs=300, num_factors=DEFAULT_NUM_FACTORS, confidence_scaling="linear", alpha=1.0,
-             epsilon=1.0, reg=1e-3):
+    def _fit(self, URM_train, *, epochs, num_factors, confidence_scaling, alpha, epsilon, reg):
         if epochs < 0:
             raise ValueError(f"epochs must be non-negative, got {epochs}")
         if num_factors < 1:

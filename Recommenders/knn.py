@@ -29,8 +29,11 @@ from Recommenders.similarity_recommenders import ItemSimilarityRecommender, User
 class _KNNCF:
     """The fit shared by the item- and user-based models."""
 
-    def _fit(self, URM_train: sp.csr_matrix, topK: int = 50, shrink: float = 100, similarity: str = "cosine",
-             normalize: bool = True, feature_weighting: str = "none", **similarity_args) -> None:
+    #: One registry entry per similarity; ``fit`` without one is the cosine entry's default.
+    VARIANT_ARGUMENT = ("similarity", "cosine")
+
+    def _fit(self, URM_train: sp.csr_matrix, *, topK: int, shrink: float, similarity: str, normalize: bool,
+             feature_weighting: str, **similarity_args) -> None:
         self.URM_model_ = apply_feature_weighting(URM_train, feature_weighting)
         self.W_ = compute_similarity(self._columns(self.URM_model_), similarity=similarity, topK=topK, shrink=shrink,
                                      normalize=normalize, **similarity_args)

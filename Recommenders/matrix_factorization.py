@@ -55,12 +55,13 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
         """Base estimate + float64 factors (and their optimizer state) + float64 scores of one block."""
-        factors = hyperparameters.get("num_factors", DEFAULT_NUM_FACTORS)
-        copies = 1 + STATE_COPIES.get(hyperparameters.get("sgd_mode", "sgd"), 2)
+        hyperparameters = {**cls.default_hyperparameters(), **hyperparameters}
+        factors = hyperparameters["num_factors"]
+        copies = 1 + STATE_COPIES.get(hyperparameters["sgd_mode"], 2)
         p_rows = n_items if cls.P_ROWS_ARE_ITEMS else n_users
         parameters = (p_rows + n_items) * (factors + 1) * 8 * copies
         user_vectors = n_users * factors * 8 if cls.P_ROWS_ARE_ITEMS else 0
-        batch = 3 * hyperparameters.get("batch_size", 1) * (factors + 1) * 8
+        batch = 3 * hyperparameters["batch_size"] * (factors + 1) * 8
         scores = SCORE_BLOCK_USERS * n_items * 8
         base = super().estimate_memory_bytes(n_users, n_items, n_interactions)
         return base + parameters + user_vectors + batch + scores
@@ -111,11 +112,10 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
 
 
 class _SquaredErrorFactorization(_SGDMatrixFactorization):
-    """Hyperparameters shared by FunkSVD and AsySVD (defaults: the reference's ``fit``)."""
+    """The fit shared by FunkSVD and AsySVD."""
 
-    def _fit(self, URM_train, epochs=300, batch_size=1000, num_factors=DEFAULT_NUM_FACTORS, learning_rate=1e-3,
-             use_bias=True, sgd_mode="sgd", negative_interactions_quota=0.0, init_mean=0.0, init_std_dev=0.1,
-             user_reg=0.0, item_reg=0.0, bias_reg=0.0):
+    def _fit(self, URM_train, *, epochs, batch_size, num_factors, learning_rate, use_bias, sgd_mode,
+             negative_interactions_quota, user_reg, item_reg, init_mean=0.0, init_std_dev=0.1, bias_reg=0.0):
         self._train(URM_train, epochs=epochs, num_factors=num_factors, sgd_mode=sgd_mode, init_mean=init_mean,
                     init_std_dev=init_std_dev, use_bias=use_bias, learning_rate=learning_rate, batch_size=batch_size,
                     negative_quota=negative_interactions_quota, user_reg=user_reg, item_reg=item_reg,
@@ -140,9 +140,6 @@ class MatrixFactorization_AsySVD_Cython(_SquaredErrorFactorization):
     MODEL = "AsySVD"
     P_ROWS_ARE_ITEMS = True
 
-    def _fit(self, URM_train, batch_size=1, **hyperparameters):
-        super()._fit(URM_train, batch_size=batch_size, **hyperparameters)
-
     def _user_factors(self, URM_train: sp.csr_matrix, P: np.ndarray) -> np.ndarray:
         """``z_u`` for every user from the unweighted training profile (0 for users without one)."""
         profile = sp.csr_matrix((np.ones_like(URM_train.data, dtype=np.float64), URM_train.indices,
@@ -160,9 +157,8 @@ class MatrixFactorization_BPR_Cython(_SGDMatrixFactorization):
 
     MODEL = "BPR"
 
-    def _fit(self, URM_train, epochs=300, batch_size=1000, num_factors=DEFAULT_NUM_FACTORS,
-             positive_threshold_BPR=None, learning_rate=1e-3, sgd_mode="sgd", init_mean=0.0, init_std_dev=0.1,
-             user_reg=0.0, positive_reg=0.0, negative_reg=0.0):
+    def _fit(self, URM_train, *, epochs, batch_size, num_factors, positive_threshold_BPR, learning_rate, sgd_mode,
+             positive_reg, negative_reg, init_mean=0.0, init_std_dev=0.1, user_reg=0.0):
         positives = bpr_positives(URM_train, positive_threshold_BPR)
         self._train(positives, epochs=epochs, num_factors=num_factors, sgd_mode=sgd_mode, init_mean=init_mean,
                     init_std_dev=init_std_dev, use_bias=False, learning_rate=learning_rate, batch_size=batch_size,
@@ -176,57 +172,46 @@ _LEARNING_RATE = Real(1e-4, 1e-1, prior="log-uniform")
 _FACTORS = Integer(1, 200)
 _SGD_MODE = Categorical(list(SGD_MODES))
 
+
+def _squared_error_space(search_batch_size: bool, default_user_reg: float) -> HyperparameterSpace:
+    """The space FunkSVD and AsySVD share; FunkSVD also searches ``batch_size`` (AsySVD is per-sample)."""
+    dimensions = {
+        "sgd_mode": _SGD_MODE,
+        "use_bias": Categorical([True, False]),
+        "batch_size": _BATCH_SIZES,
+        "num_factors": _FACTORS,
+        "item_reg": _REG,
+        "user_reg": _REG,
+        "learning_rate": _LEARNING_RATE,
+        "negative_interactions_quota": Real(0.0, 0.5),
+    }
+    default = {
+        "sgd_mode": DEFAULT_SGD_MODE,
+        "use_bias": True,
+        "batch_size": 32,
+        "num_factors": DEFAULT_NUM_FACTORS,
+        "item_reg": DEFAULT_ITEM_REG,
+        "user_reg": default_user_reg,
+        "learning_rate": DEFAULT_LEARNING_RATE,
+        "negative_interactions_quota": 0.2,
+    }
+    if not search_batch_size:
+        del dimensions["batch_size"], default["batch_size"]
+    return HyperparameterSpace(dimensions, default)
+
+
 ALGORITHM_SPECS = [
     AlgorithmSpec(
         "MatrixFactorization_FunkSVD_Cython",
         MatrixFactorization_FunkSVD_Cython,
-        HyperparameterSpace(
-            {
-                "sgd_mode": _SGD_MODE,
-                "use_bias": Categorical([True, False]),
-                "batch_size": _BATCH_SIZES,
-                "num_factors": _FACTORS,
-                "item_reg": _REG,
-                "user_reg": _REG,
-                "learning_rate": _LEARNING_RATE,
-                "negative_interactions_quota": Real(0.0, 0.5),
-            },
-            {
-                "sgd_mode": DEFAULT_SGD_MODE,
-                "use_bias": True,
-                "batch_size": 32,
-                "num_factors": DEFAULT_NUM_FACTORS,
-                "item_reg": DEFAULT_ITEM_REG,
-                "user_reg": DEFAULT_ITEM_REG,  # the reference's default (its item value), kept
-                "learning_rate": DEFAULT_LEARNING_RATE,
-                "negative_interactions_quota": 0.2,
-            },
-        ),
+        # user_reg: the reference's default (its item value), kept
+        _squared_error_space(search_batch_size=True, default_user_reg=DEFAULT_ITEM_REG),
         fit_args={"epochs": 500},
     ),
     AlgorithmSpec(
         "MatrixFactorization_AsySVD_Cython",
         MatrixFactorization_AsySVD_Cython,
-        HyperparameterSpace(
-            {
-                "sgd_mode": _SGD_MODE,
-                "use_bias": Categorical([True, False]),
-                "num_factors": _FACTORS,
-                "item_reg": _REG,
-                "user_reg": _REG,
-                "learning_rate": _LEARNING_RATE,
-                "negative_interactions_quota": Real(0.0, 0.5),
-            },
-            {
-                "sgd_mode": DEFAULT_SGD_MODE,
-                "use_bias": True,
-                "num_factors": DEFAULT_NUM_FACTORS,
-                "item_reg": DEFAULT_ITEM_REG,
-                "user_reg": DEFAULT_USER_REG,
-                "learning_rate": DEFAULT_LEARNING_RATE,
-                "negative_interactions_quota": 0.2,
-            },
-        ),
+        _squared_error_space(search_batch_size=False, default_user_reg=DEFAULT_USER_REG),
         fit_args={"epochs": DEFAULT_EPOCHS, "batch_size": 1},
     ),
     AlgorithmSpec(

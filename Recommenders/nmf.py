@@ -31,8 +31,7 @@ BETA_LOSSES = ("frobenius", "kullback-leibler")
 class NMFRecommender(LatentFactorRecommender):
     """NMF (module docstring)."""
 
-    def _fit(self, URM_train: sp.csr_matrix, num_factors: int = 100, solver: str = "multiplicative_update",
-             init_type: str = "random", beta_loss: str = "frobenius") -> None:
+    def _fit(self, URM_train: sp.csr_matrix, *, num_factors: int, solver: str, init_type: str, beta_loss: str) -> None:
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)}")
         if init_type not in INIT_TYPES:

@@ -18,7 +18,7 @@ from Recommenders.latent_factors import LatentFactorRecommender, latent_factor_m
 class PureSVDRecommender(LatentFactorRecommender):
     """PureSVD (module docstring)."""
 
-    def _fit(self, URM_train: sp.csr_matrix, num_factors: int = 100) -> None:
+    def _fit(self, URM_train: sp.csr_matrix, *, num_factors: int) -> None:
         if num_factors < 1:
             raise ValueError(f"num_factors must be at least 1, got {num_factors}")
         # imported here: scikit-learn takes a third of a second to import, and every run imports the registry

@@ -2,7 +2,9 @@
 
 Each model module lists its entries in ``ALGORITHM_SPECS``; this module gathers
 them in ``ALGORITHMS``, in the order of the reference's algorithm list. To add a
-model family, add its module to ``_MODULES``.
+model family, add its module to ``_MODULES``. ``registry_defaults`` gives a model
+class the defaults of its entries, so that ``fit`` without hyperparameters fits the
+search's first (default) configuration.
 """
 
 from Recommenders import (
@@ -64,3 +66,22 @@ def get_algorithm(name: str) -> AlgorithmSpec:
         return ALGORITHMS[name]
     except KeyError:
         raise UnknownAlgorithm(f"unknown algorithm {name!r}; valid names: {', '.join(ALGORITHMS)}") from None
+
+
+def registry_defaults(recommender_class: type, given: dict) -> dict:
+    """The default of every fit argument the registry names for ``recommender_class``.
+
+    They are the fixed arguments and space defaults of the class's entries. Where several
+    entries share the class (one per similarity, say), the entry of the variant ``given``
+    asks for (``VARIANT_ARGUMENT``; its default variant otherwise) wins; the others only
+    add the arguments it does not name (their shared defaults agree: a test checks).
+    """
+    entries = [spec for spec in ALGORITHMS.values() if spec.recommender_class is recommender_class]
+    if recommender_class.VARIANT_ARGUMENT is not None:
+        name, default_variant = recommender_class.VARIANT_ARGUMENT
+        variant = given.get(name, default_variant)
+        entries.sort(key=lambda spec: spec.fit_args.get(name) == variant)  # the chosen entry last, so it wins
+    defaults = {}
+    for spec in entries:
+        defaults.update(spec.default_fit_arguments())
+    return defaults

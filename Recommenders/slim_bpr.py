@@ -70,8 +70,8 @@ class SLIM_BPR_Cython(BaseRecommender):
         scores = SCORE_BLOCK_USERS * n_items * 16
         return super().estimate_memory_bytes(n_users, n_items, n_interactions) + storage + model + scores + 16 * n_items
 
-    def _fit(self, URM_train, epochs=300, positive_threshold_BPR=None, train_with_sparse_weights=None, symmetric=True,
-             lambda_i=0.0, lambda_j=0.0, learning_rate=1e-4, topK=200, sgd_mode="adagrad"):
+    def _fit(self, URM_train, *, epochs, positive_threshold_BPR, train_with_sparse_weights, symmetric, lambda_i,
+             lambda_j, learning_rate, topK, sgd_mode):
         if epochs < 0:
             raise ValueError(f"epochs must be non-negative, got {epochs}")
         if sgd_mode not in SGD_MODES:

@@ -34,7 +34,7 @@ from Recommenders.threads import configured_threads
 class SLIMElasticNetRecommender(ItemSimilarityRecommender):
     """SLIM with ElasticNet item regressions (module docstring)."""
 
-    def _fit(self, URM_train: sp.csr_matrix, topK: int = 100, l1_ratio: float = 0.1, alpha: float = 1.0) -> None:
+    def _fit(self, URM_train: sp.csr_matrix, *, topK: int, l1_ratio: float, alpha: float) -> None:
         if not 0 <= l1_ratio <= 1:
             raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio}")
         if topK < 1:
