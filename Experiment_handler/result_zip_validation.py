@@ -1,19 +1,19 @@
 """Check a result zip against the contract before its content is trusted.
 
 ``validate_result_zip(path)`` refuses, with ``ResultZipError`` naming the problem:
-entries that could escape an extraction folder (absolute paths, drive letters,
-``..`` components, symlinks) or appear twice, and then, through the reader of
+members that could escape an extraction folder (``Data_manager.archive_member_safety``)
+or appear twice, and then, through the reader of
 ``Experiment_handler.result_zip``, damaged zips, bad JSON and other schema
 versions; finally ``metadata.json`` must have the contract's shape (status,
 ``search_params`` fields, numeric ``dataset_features``, well-formed samples).
 """
 
-import re
 import stat
 import zipfile
 from numbers import Real
 from pathlib import Path
 
+from Data_manager.archive_member_safety import unsafe_member_reason
 from Experiment_handler.result_zip import STATUSES, ResultZipError, read_result_metadata
 
 SEARCH_PARAMS = (
@@ -25,24 +25,10 @@ SAMPLE_KEYS = (
     "time_on_test", "result_on_validation", "result_on_test", "exception",
 )
 _SCALARS = (str, int, float, bool, type(None))
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def _is_number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def unsafe_entry_reason(info: zipfile.ZipInfo) -> str | None:
-    """Why extracting this entry could write outside its folder, or ``None`` when it is safe."""
-    name = info.filename
-    parts = re.split(r"[/\\]", name)
-    if name.startswith(("/", "\\")) or _DRIVE.match(name):
-        return f"entry {name!r} has an absolute path"
-    if ".." in parts:
-        return f"entry {name!r} leaves the extraction folder ('..')"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return f"entry {name!r} is a symlink"
-    return None
 
 
 def _check_entries(path: Path) -> None:
@@ -53,9 +39,9 @@ def _check_entries(path: Path) -> None:
         raise ResultZipError(f"{path}: not a readable zip ({error})") from None
     seen = set()
     for info in infos:
-        reason = unsafe_entry_reason(info)
+        reason = unsafe_member_reason(info.filename, is_symlink=stat.S_ISLNK(info.external_attr >> 16))
         if reason is None and info.filename in seen:
-            reason = f"entry {info.filename!r} appears twice"
+            reason = f"member {info.filename!r} appears twice"
         if reason:
             raise ResultZipError(f"{path}: {reason}")
         seen.add(info.filename)

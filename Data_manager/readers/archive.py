@@ -17,7 +17,9 @@ import tarfile
 import zipfile
 import zlib
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from Data_manager.archive_member_safety import unsafe_member_reason
 
 _DRAIN_BYTES = 1 << 20
 _HTML_SNIFF_BYTES = 512
@@ -40,12 +42,6 @@ def archive_kind(path) -> str:
     return "plain"
 
 
-def _check_member_name(archive: Path, name: str) -> None:
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if not parts or name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-        raise ArchiveError(f"{archive.name}: unsafe member path {name!r}")
-
-
 def _drain(stream) -> None:
     while stream.read(_DRAIN_BYTES):
         pass
@@ -54,9 +50,9 @@ def _drain(stream) -> None:
 def _check_zip(path: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            _check_member_name(path, info.filename)
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise ArchiveError(f"{path.name}: member {info.filename!r} is a symbolic link")
+            reason = unsafe_member_reason(info.filename, is_symlink=stat.S_ISLNK(info.external_attr >> 16))
+            if reason:
+                raise ArchiveError(f"{path.name}: {reason}")
         bad = archive.testzip()
         if bad is not None:
             raise ArchiveError(f"{path.name}: corrupt member {bad!r} (CRC mismatch)")
@@ -65,7 +61,9 @@ def _check_zip(path: Path) -> None:
 def _check_tar(path: Path, compression: str) -> None:
     with tarfile.open(path, f"r:{compression}") as archive:
         for member in archive:
-            _check_member_name(path, member.name)
+            reason = unsafe_member_reason(member.name)
+            if reason:
+                raise ArchiveError(f"{path.name}: {reason}")
             if not (member.isfile() or member.isdir()):
                 raise ArchiveError(f"{path.name}: member {member.name!r} is a link or special file")
             if member.isfile():
