@@ -1,4 +1,4 @@
-"""Matrix factorization trained by SGD: FunkSVD, AsySVD and BPR-MF (engine: ``Recommenders._sgd``).
+"""Matrix factorization trained by SGD: FunkSVD, AsySVD and BPR-MF (engine: ``Recommenders._mf_sgd``).
 
 Score of item ``i`` for user ``u``: ``p_u . q_i`` (+ ``b_g + b_u + b_i`` with biases). Factors
 start from ``N(init_mean, init_std_dev)`` (float64), biases from 0. Every epoch count comes
@@ -25,7 +25,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from Recommenders._sgd import SGD_MODES, MatrixFactorizationSGD, optimizer_state_arrays
+from Recommenders._mf_sgd import MatrixFactorizationSGD
+from Recommenders._sgd_common import SGD_MODES, optimizer_state_arrays
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS
 from Recommenders.bpr_positives import bpr_positives

@@ -1,4 +1,4 @@
-"""SLIM_BPR_Cython: an item-item model ``S`` learned with BPR (engine: ``Recommenders._sgd``).
+"""SLIM_BPR_Cython: an item-item model ``S`` learned with BPR (engine: ``Recommenders._slim_bpr_sgd``).
 
 Score of item ``i`` for user ``u``: ``sum_{l in I(u)} W[l, i]`` where ``W[l, i] = S[i, l]``
 keeps, for each item ``i``, the ``topK`` largest non-zero ``S[i, l]`` (``l != i``). ``S`` is
@@ -26,7 +26,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from Recommenders._sgd import SGD_MODES, SlimBPRSGD, mirror_lower_triangle, optimizer_state_arrays
+from Recommenders._sgd_common import SGD_MODES, optimizer_state_arrays
+from Recommenders._slim_bpr_sgd import SlimBPRSGD, mirror_lower_triangle
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.bpr_positives import bpr_positives

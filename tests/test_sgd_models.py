@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from Recommenders._sgd import MatrixFactorizationSGD, SlimBPRSGD, optimizer_state_arrays
+from Recommenders._mf_sgd import MatrixFactorizationSGD
+from Recommenders._sgd_common import optimizer_state_arrays
+from Recommenders._slim_bpr_sgd import SlimBPRSGD
 
 from Recommenders.bpr_positives import bpr_positives
 from Recommenders.memory import MemoryEstimateExceeded
