@@ -70,6 +70,7 @@ def _existing_split(folder: Path, dataset: Dataset, splitter: DataSplitter) -> d
         and info.get("splitter_name") == splitter.name
         and info.get("params") == splitter.params()
         and info.get("dataset_sha256") == dataset_fingerprint(dataset)
+        and info.get("value_kind") == dataset.value_kind
     )
     return info if same else None
 

@@ -3,8 +3,12 @@
 Files: ``URM_all.npz`` (CSR users x items, float32), ``URM_timestamp.npz``
 (same pattern, int64 seconds; only with timestamps), ``user_ids.csv`` and
 ``item_ids.csv`` (``original_id,index``), and ``dataset.json`` (name, sources
-with their sha256, shape, counts, flags, package version, creation time). A
-folder is written to a temporary sibling and renamed into place.
+with their sha256, shape, counts, flags, ``value_kind``, package version, creation
+time). A folder is written to a temporary sibling and renamed into place.
+
+``value_kind`` says what the values are: ``rating`` (a graded judgement, e.g. 1-5
+stars), ``count`` (how often, e.g. Last.fm play counts) or ``binary`` (1 for every
+interaction of implicit data). The evaluation's NDCG gain depends on it.
 """
 
 import csv
@@ -20,6 +24,7 @@ from Data_manager.atomic_files import atomic_folder, file_sha256, write_json_ato
 from Data_manager.version import __version__
 
 REQUIRED_FILES = ("URM_all.npz", "user_ids.csv", "item_ids.csv", "dataset.json")
+VALUE_KINDS = ("rating", "count", "binary")
 
 
 class DatasetFormatError(ValueError):
@@ -41,6 +46,7 @@ class Dataset:
     ``sources`` lists ``{"url": ..., "sha256": ...}`` per source file; its ``verified``
     (compared with the known release: true, false, or null when nothing is known) and
     ``note`` (what happened to the file) are optional.
+    ``value_kind`` is one of ``VALUE_KINDS``.
     """
 
     name: str
@@ -50,8 +56,11 @@ class Dataset:
     URM_timestamp: sp.csr_matrix | None = None
     is_implicit: bool = False
     sources: list = field(default_factory=list)
+    value_kind: str = "rating"
 
     def __post_init__(self):
+        if self.value_kind not in VALUE_KINDS:
+            raise DatasetFormatError(f"{self.name}: value_kind {self.value_kind!r} is not one of {', '.join(VALUE_KINDS)}")
         self.URM_all = sp.csr_matrix(self.URM_all, dtype=np.float32)
         self.URM_all.sort_indices()
         n_users, n_items = self.URM_all.shape
@@ -79,6 +88,7 @@ class Dataset:
             "n_items": n_items,
             "n_interactions": int(self.URM_all.nnz),
             "is_implicit": self.is_implicit,
+            "value_kind": self.value_kind,
             "has_timestamps": self.has_timestamps,
             "verified": sources_verified(self.sources),
             "package_version": __version__,
@@ -149,6 +159,11 @@ def load_dataset(folder, verify_checksums: bool = True) -> Dataset:
         URM_timestamp = sp.load_npz(folder / "URM_timestamp.npz") if metadata.get("has_timestamps") else None
     except (OSError, ValueError) as error:
         raise DatasetFormatError(f"{folder}: unreadable matrix ({error})") from None
+    if metadata.get("value_kind") not in VALUE_KINDS:
+        raise DatasetFormatError(
+            f"{folder / 'dataset.json'}: value_kind {metadata.get('value_kind')!r} is not one of "
+            f"{', '.join(VALUE_KINDS)} (written by an older version: prepare the dataset again)"
+        )
     expected_shape = (metadata.get("n_users"), metadata.get("n_items"))
     if URM_all.shape != expected_shape or URM_all.nnz != metadata.get("n_interactions"):
         raise DatasetFormatError(
@@ -163,4 +178,5 @@ def load_dataset(folder, verify_checksums: bool = True) -> Dataset:
         URM_timestamp=URM_timestamp,
         is_implicit=bool(metadata.get("is_implicit")),
         sources=metadata.get("sources", []),
+        value_kind=metadata["value_kind"],
     )

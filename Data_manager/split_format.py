@@ -10,7 +10,8 @@ Files:
   ``user_index[r]`` of the dataset (splitters may drop users);
 - ``split.json``: dataset name, splitter name and ``params``, ``ordering`` (what
   the held-out interactions were chosen by), ``dataset_sha256`` (content digest of
-  the split dataset), ``dataset_shape``, ``shape``, ``n_interactions`` per matrix,
+  the split dataset), ``dataset_shape``, ``value_kind`` (the dataset's, see
+  ``Data_manager.dataset_format``; absent in splits of older versions), ``shape``, ``n_interactions`` per matrix,
   ``n_users_dropped``, ``sha256`` of every other file, ``package_version``, and any
   splitter-specific record (e.g. ``cut_timestamps``). No creation time: equal
   content gives equal bytes.
@@ -29,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Data_manager.atomic_files import atomic_folder, file_sha256, write_json_atomic
+from Data_manager.dataset_format import VALUE_KINDS
 from Data_manager.version import __version__
 
 MATRIX_NAMES = ("URM_train", "URM_validation", "URM_test")
@@ -162,6 +164,8 @@ def read_split_info(folder) -> dict:
         raise SplitFormatError(f"{path}: missing key(s) {', '.join(missing)}")
     if not all(isinstance(info[key], dict) for key in ("params", "n_interactions", "sha256")):
         raise SplitFormatError(f"{path}: params, n_interactions and sha256 must be JSON objects")
+    if info.get("value_kind", VALUE_KINDS[0]) not in VALUE_KINDS:
+        raise SplitFormatError(f"{path}: value_kind {info['value_kind']!r} is not one of {', '.join(VALUE_KINDS)}")
     return info
 
 

@@ -134,6 +134,7 @@ class DataSplitter(ABC):
             "ordering": ordering,
             "dataset_sha256": dataset_fingerprint(dataset),
             "dataset_shape": list(URM.shape),
+            "value_kind": dataset.value_kind,
             **extra,
         }
         return DataSplit(

@@ -9,7 +9,7 @@ score array at a time), once at the largest cutoff (seen items excluded when
 import numpy as np
 import scipy.sparse as sp
 
-from Experiment_handler.metrics import MetricsAccumulator, item_popularity
+from Experiment_handler.metrics import MetricsAccumulator, check_ndcg_gain, item_popularity
 from Recommenders.base import SCORE_BLOCK_USERS
 
 DEFAULT_CUTOFFS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 40, 50]
@@ -27,7 +27,8 @@ def _canonical_csr(matrix) -> sp.csr_matrix:
 
 
 class Evaluator:
-    """Evaluates recommenders against ``URM_test`` (users x items; values are NDCG relevances).
+    """Evaluates recommenders against ``URM_test`` (users x items; values are NDCG relevances,
+    counted with ``ndcg_gain``: ``"exponential"`` 2^rel - 1 for ratings, ``"binary"`` for counts).
 
     ``evaluate(recommender)`` returns ``{cutoff: {METRIC: value}}`` with int cutoffs
     in increasing order and the metrics of ``Experiment_handler.metrics.METRICS``;
@@ -35,8 +36,10 @@ class Evaluator:
     """
 
     def __init__(self, URM_test, cutoffs=DEFAULT_CUTOFFS, exclude_seen: bool = True,
-                 block_users: int = SCORE_BLOCK_USERS):
+                 block_users: int = SCORE_BLOCK_USERS, ndcg_gain: str = "exponential"):
         self.URM_test = _canonical_csr(URM_test)
+        check_ndcg_gain(ndcg_gain, self.URM_test.data)
+        self.ndcg_gain = ndcg_gain
         if len(cutoffs) == 0 or any(not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1 for c in cutoffs):
             raise ValueError(f"cutoffs must be a non-empty list of positive integers, got {cutoffs!r}")
         if block_users < 1:
@@ -55,7 +58,7 @@ class Evaluator:
         URM_train = recommender.URM_train_
         if URM_train.shape != self.URM_test.shape:
             raise ValueError(f"URM_train has shape {URM_train.shape} but URM_test has shape {self.URM_test.shape}")
-        metrics = MetricsAccumulator(self.cutoffs, self.URM_test, item_popularity(URM_train))
+        metrics = MetricsAccumulator(self.cutoffs, self.URM_test, item_popularity(URM_train), self.ndcg_gain)
         for start in range(0, self.users_to_evaluate.size, self.block_users):
             users = self.users_to_evaluate[start : start + self.block_users]
             ranked = recommender.recommend(users, self.cutoffs[-1], exclude_seen=self.exclude_seen)

@@ -20,13 +20,14 @@ import scipy
 from Data_manager.split_format import DataSplit
 from Data_manager.version import __version__
 from Experiment_handler.evaluator import DEFAULT_CUTOFFS, Evaluator
+from Experiment_handler.metrics import check_ndcg_gain, ndcg_gain_for
 from Experiment_handler.result_zip import SCHEMA_VERSION, ResultZipError, read_result_metadata, write_result_zip
 from Recommenders.registry import get_algorithm
 from Recommenders.threads import limited_threads
 
 #: search_params that must agree for a result zip to be resumed.
 RESUME_KEYS = ("dataset_name", "split_name", "alg_name", "alg_seed", "param_seed", "cutoff_list", "exclude_seen",
-               "split_checksum")
+               "split_checksum", "ndcg_gain")
 
 
 class ResumeMismatch(ValueError):
@@ -50,6 +51,7 @@ class ExperimentConfig:
     original_split_path: str
     exclude_seen: bool
     split_checksum: str
+    ndcg_gain: str
 
     @property
     def result_zip(self) -> Path:
@@ -65,6 +67,19 @@ class ExperimentConfig:
         params["time"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         params["cutoff_list"] = list(DEFAULT_CUTOFFS)
         return params
+
+
+def split_ndcg_gain(split: DataSplit) -> str:
+    """NDCG's gain for the split's ``value_kind``; ``ValueError`` when a matrix's values would
+    make it overflow (a split without ``value_kind`` holding counts)."""
+    ndcg_gain = ndcg_gain_for(split.info.get("value_kind"))
+    for name, matrix in split.matrices().items():
+        try:
+            check_ndcg_gain(ndcg_gain, matrix.data)
+        except ValueError as error:
+            raise ValueError(f"{name}: {error} (split.json's value_kind is {split.info.get('value_kind')!r}; "
+                             "re-create the split to record the dataset's)") from None
+    return ndcg_gain
 
 
 def environment_info() -> dict:
@@ -154,7 +169,8 @@ def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: st
         record["time_on_train"] = time.perf_counter() - start
         for part, matrix in (("validation", split.URM_validation), ("test", split.URM_test)):
             start = time.perf_counter()
-            result = Evaluator(matrix, cutoffs=DEFAULT_CUTOFFS, exclude_seen=config.exclude_seen).evaluate(model)
+            result = Evaluator(matrix, cutoffs=DEFAULT_CUTOFFS, exclude_seen=config.exclude_seen,
+                               ndcg_gain=config.ndcg_gain).evaluate(model)
             record[f"time_on_{part}"] = time.perf_counter() - start
             record[f"result_on_{part}"] = {str(cutoff): metrics for cutoff, metrics in result.items()}
     except Exception as error:  # a failing sample is data: record it and go on

@@ -13,7 +13,8 @@ Procedure (the steps of the reference's ``Metafeatures/Landmarkers.py``), driven
 4. leave one random interaction per user out as its test item (the rest is training);
 5. fit each landmark model on that training part and evaluate it with
    ``Experiment_handler.evaluator.Evaluator`` at cutoffs 1 and 5, every metric,
-   **ranking seen items too** (``exclude_seen=False``, as the reference did).
+   **ranking seen items too** (``exclude_seen=False``, as the reference did), with
+   the dataset's NDCG gain (binary for counts, see ``Experiment_handler.metrics``).
 
 Models: ``top_pop`` (TopPop), ``item_knn_k{1,5}`` / ``user_knn_k{1,5}`` (ItemKNNCF /
 UserKNNCF, cosine, shrink 100, normalised, ``topK`` 1 or 5), ``pure_svd_fact{1,5}``
@@ -135,10 +136,11 @@ def landmark_sample(URM_train: sp.csr_matrix, seed: int = LANDMARKER_SEED) -> tu
     return _leave_one_out(sample, rng)
 
 
-def landmarker_features(URM_train: sp.csr_matrix, seed: int = LANDMARKER_SEED) -> dict[str, float]:
-    """All 308 landmarker features of a training matrix, for ``seed``."""
+def landmarker_features(URM_train: sp.csr_matrix, seed: int = LANDMARKER_SEED,
+                        ndcg_gain: str = "exponential") -> dict[str, float]:
+    """All 308 landmarker features of a training matrix, for ``seed`` and NDCG gain ``ndcg_gain``."""
     train, test = landmark_sample(URM_train, seed)
-    evaluator = Evaluator(test, cutoffs=list(LANDMARKER_CUTOFFS), exclude_seen=False)
+    evaluator = Evaluator(test, cutoffs=list(LANDMARKER_CUTOFFS), exclude_seen=False, ndcg_gain=ndcg_gain)
     features = {}
     for model, (recommender_class, hyperparameters) in LANDMARK_MODELS.items():
         result = evaluator.evaluate(recommender_class(seed=seed).fit(train, **hyperparameters))

@@ -10,7 +10,8 @@ Names and definitions follow the reference's ``Metafeatures/`` package:
 
 ``load_or_compute_metafeatures(split_dir)`` computes them once per split folder
 and caches them in ``split_dir/metafeatures.json`` (written atomically), tagged
-with the split's checksum, the landmarker seed and the list of names: a cache
+with the split's checksum, the landmarker seed, the landmarkers' NDCG gain (from
+``split.json``'s ``value_kind``) and the list of names: a cache
 that does not match the current split and code is recomputed.
 
     python -m Experiment_handler.metafeatures SPLIT_DIR
@@ -31,6 +32,7 @@ from Data_manager.split_format import SplitFormatError, load_split, read_split_i
 from Data_manager.version import __version__
 from Experiment_handler.landmarkers import LANDMARKER_SEED, landmarker_feature_names, landmarker_features
 from Experiment_handler.metafeatures_distribution import distribution_feature_names, distribution_features
+from Experiment_handler.metrics import ndcg_gain_for
 from Recommenders.base import as_csr_float32
 
 CACHE_FILE = "metafeatures.json"
@@ -55,10 +57,11 @@ def metafeature_names() -> list[str]:
     return [*BASIC_FEATURE_NAMES, *distribution_feature_names(), *landmarker_feature_names()]
 
 
-def compute_metafeatures(URM_train: sp.csr_matrix, seed: int = LANDMARKER_SEED) -> dict[str, float]:
+def compute_metafeatures(URM_train: sp.csr_matrix, seed: int = LANDMARKER_SEED,
+                         ndcg_gain: str = "exponential") -> dict[str, float]:
     """Every meta-feature of a training matrix, in ``metafeature_names()`` order."""
     URM = as_csr_float32(URM_train)
-    return {**basic_features(URM), **distribution_features(URM), **landmarker_features(URM, seed)}
+    return {**basic_features(URM), **distribution_features(URM), **landmarker_features(URM, seed, ndcg_gain)}
 
 
 def _cached(path: Path, expected: dict) -> dict[str, float] | None:
@@ -78,14 +81,16 @@ def _cached(path: Path, expected: dict) -> dict[str, float] | None:
 def load_or_compute_metafeatures(split_dir, seed: int = LANDMARKER_SEED) -> dict[str, float]:
     """The split's meta-features, read from its cache when valid, computed (and cached) otherwise."""
     split_dir = Path(split_dir)
+    info = read_split_info(split_dir)
     expected = {
         "schema_version": CACHE_SCHEMA_VERSION,
-        "split_checksum": split_checksum(read_split_info(split_dir)),
+        "split_checksum": split_checksum(info),
         "landmarker_seed": seed,
+        "ndcg_gain": ndcg_gain_for(info.get("value_kind")),
     }
     features = _cached(split_dir / CACHE_FILE, expected)
     if features is None:
-        features = compute_metafeatures(load_split(split_dir).URM_train, seed)
+        features = compute_metafeatures(load_split(split_dir).URM_train, seed, expected["ndcg_gain"])
         write_json_atomic(split_dir / CACHE_FILE, {**expected, "package_version": __version__, "features": features})
     return features
 

@@ -10,6 +10,11 @@ evaluated users. Global metrics use ``n_c(i)``, the number of evaluated users
 whose list cut at ``c`` holds item ``i``, over all ``N`` items, and the
 training popularity ``pop(i)``, the number of users with a non-zero training
 value for ``i``. Every cutoff is read from one ranking at the largest cutoff.
+
+NDCG's gain ``g(rel)`` is ``2^rel - 1`` (``"exponential"``, the reference's, for
+ratings) or ``1`` for every test item (``"binary"``, for datasets whose values are
+counts, where ``2^rel`` overflows: Last.fm's play counts reach 352,698).
+``NDCG_GAIN_OF_VALUE_KIND`` picks it from the dataset's ``value_kind``.
 """
 
 import numpy as np
@@ -48,8 +53,35 @@ def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.zeros(numerator.shape), where=denominator != 0)
 
 
-def _gain(relevance: np.ndarray) -> np.ndarray:
-    """NDCG gain ``2^rel - 1``."""
+#: NDCG gain by dataset ``value_kind`` (``Data_manager.dataset_format.VALUE_KINDS``).
+NDCG_GAIN_OF_VALUE_KIND = {"rating": "exponential", "count": "binary", "binary": "binary"}
+NDCG_GAINS = ("exponential", "binary")
+#: Largest relevance the exponential gain accepts: 50 ranks of 2^1000 stay finite in float64.
+MAX_EXPONENTIAL_RELEVANCE = 1000.0
+
+
+def ndcg_gain_for(value_kind: str | None) -> str:
+    """The NDCG gain for a dataset's ``value_kind``; ``None`` (a split of an older version,
+    which did not record it) is taken as ratings."""
+    return NDCG_GAIN_OF_VALUE_KIND[value_kind or "rating"]
+
+
+def check_ndcg_gain(ndcg_gain: str, relevance: np.ndarray) -> None:
+    """``ValueError`` when ``ndcg_gain`` is unknown, or exponential for values it would overflow on."""
+    if ndcg_gain not in NDCG_GAINS:
+        raise ValueError(f"ndcg_gain must be one of {', '.join(NDCG_GAINS)}, got {ndcg_gain!r}")
+    largest = float(np.max(relevance, initial=0.0))
+    if ndcg_gain == "exponential" and not largest <= MAX_EXPONENTIAL_RELEVANCE:
+        raise ValueError(
+            f"NDCG's exponential gain 2^rel - 1 overflows at the value {largest:g} (above "
+            f"{MAX_EXPONENTIAL_RELEVANCE:g}): these values are counts, not ratings; use the binary gain"
+        )
+
+
+def _gain(relevance: np.ndarray, ndcg_gain: str) -> np.ndarray:
+    """NDCG gain of each relevance: ``2^rel - 1`` (exponential) or 1 for a test item (binary)."""
+    if ndcg_gain == "binary":
+        return (relevance != 0).astype(np.float64)
     return np.power(2.0, relevance) - 1.0
 
 
@@ -58,12 +90,13 @@ class RankedBlock:
 
     ``ranked``: int32 ``n x K`` item ids, best first, ``-1`` padded (K = the
     largest cutoff, or the catalogue size when smaller); ``test_rows``: the
-    same users' rows of the test matrix (each with at least one item).
-    Arrays per rank (``n x K``) and per cutoff (``n x len(cutoffs)``) that the
+    same users' rows of the test matrix (each with at least one item);
+    ``ndcg_gain``: one of ``NDCG_GAINS``. Arrays per rank (``n x K``) and per cutoff (``n x len(cutoffs)``) that the
     per-user metrics share.
     """
 
-    def __init__(self, ranked: np.ndarray, test_rows: sp.csr_matrix, cutoffs: np.ndarray):
+    def __init__(self, ranked: np.ndarray, test_rows: sp.csr_matrix, cutoffs: np.ndarray,
+                 ndcg_gain: str = "exponential"):
         n_users, width = ranked.shape
         if test_rows.shape[0] != n_users:
             raise ValueError(f"ranked has {n_users} rows but test_rows has {test_rows.shape[0]}")
@@ -84,13 +117,13 @@ class RankedBlock:
         ranked_keys = np.where(self.valid, np.arange(n_users, dtype=np.int64)[:, None] * n_items + ranked, -1)
         found = np.searchsorted(test_keys, ranked_keys)
         self.hit = test_keys[found] == ranked_keys
-        self.gain = np.where(self.hit, _gain(np.append(relevance, 0.0)[found]), 0.0)
+        self.gain = np.where(self.hit, _gain(np.append(relevance, 0.0)[found], ndcg_gain), 0.0)
         # Each user's test gains sorted decreasing, the first K of them.
         order = np.lexsort((-relevance, entry_rows))
         rank_in_row = np.arange(entry_rows.size) - test_rows.indptr[entry_rows]
         kept = rank_in_row < width
         self.ideal_gain = np.zeros((n_users, width))
-        self.ideal_gain[entry_rows[kept], rank_in_row[kept]] = _gain(relevance[order][kept])
+        self.ideal_gain[entry_rows[kept], rank_in_row[kept]] = _gain(relevance[order][kept], ndcg_gain)
         self.n_hits = self.at_cutoffs(self.hit)
 
     def at_cutoffs(self, per_rank: np.ndarray) -> np.ndarray:
@@ -141,9 +174,9 @@ def reciprocal_rank(block: RankedBlock) -> np.ndarray:
 
 
 def ndcg(block: RankedBlock) -> np.ndarray:
-    """NDCG = DCG / IDCG, with DCG = sum_{j<=|L|} (2^rel_u(L_j) - 1) / log2(j + 1) and IDCG
+    """NDCG = DCG / IDCG, with DCG = sum_{j<=|L|} g(rel_u(L_j)) / log2(j + 1) and IDCG
     the same sum over the user's test values sorted decreasing, truncated at c;
-    0 when DCG or IDCG is 0."""
+    0 when DCG or IDCG is 0. The gain g is 2^rel - 1 or, binary, 1 per test item."""
     discount = np.log2(block.ranks + 1.0)
     dcg = block.at_cutoffs(block.gain / discount)
     ideal = block.at_cutoffs(block.ideal_gain / discount)
@@ -280,13 +313,17 @@ class MetricsAccumulator:
     """Gathers every metric at every cutoff over blocks of users, then finalises them.
 
     ``URM_test``: CSR test matrix (zeros eliminated, sorted indices);
-    ``item_popularity``: ``pop(i)`` from the training matrix.
+    ``item_popularity``: ``pop(i)`` from the training matrix; ``ndcg_gain``: one of
+    ``NDCG_GAINS`` (checked against the test values).
     """
 
-    def __init__(self, cutoffs, URM_test: sp.csr_matrix, item_popularity: np.ndarray):
+    def __init__(self, cutoffs, URM_test: sp.csr_matrix, item_popularity: np.ndarray,
+                 ndcg_gain: str = "exponential"):
         self.cutoffs = np.asarray(cutoffs, dtype=np.int64)
         if self.cutoffs.ndim != 1 or self.cutoffs.size == 0 or self.cutoffs[0] < 1 or np.any(np.diff(self.cutoffs) <= 0):
             raise ValueError(f"cutoffs must be positive and strictly increasing, got {list(cutoffs)}")
+        check_ndcg_gain(ndcg_gain, URM_test.data)
+        self.ndcg_gain = ndcg_gain
         self.URM_test = URM_test
         self.item_popularity = np.asarray(item_popularity, dtype=np.float64)
         n_cutoffs, n_items = self.cutoffs.size, URM_test.shape[1]
@@ -306,7 +343,7 @@ class MetricsAccumulator:
         width = min(int(self.cutoffs[-1]), self.URM_test.shape[1])
         if ranked.ndim != 2 or ranked.shape[1] != width:
             raise ValueError(f"ranked must have {width} columns (largest cutoff or item count), got shape {ranked.shape}")
-        block = RankedBlock(ranked, test_rows, self.cutoffs)
+        block = RankedBlock(ranked, test_rows, self.cutoffs, self.ndcg_gain)
         self.n_users += ranked.shape[0]
         for name, metric in _PER_USER.items():
             self.sums[name] += metric(block).sum(axis=0)

@@ -18,7 +18,7 @@ from Experiment_handler.result_zip import STATUSES, ResultZipError, read_result_
 
 SEARCH_PARAMS = (
     "time", "dataset_name", "split_name", "alg_name", "num_samples", "alg_seed", "param_seed", "cutoff_list",
-    "experiment_name", "original_split_path", "time_limit", "exclude_seen", "split_checksum",
+    "experiment_name", "original_split_path", "time_limit", "exclude_seen", "split_checksum", "ndcg_gain",
 )
 SAMPLE_KEYS = (
     "sample_number", "hyperparameters_source", "hyperparameters", "time_on_train", "time_on_validation",

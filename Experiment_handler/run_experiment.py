@@ -29,6 +29,7 @@ from Experiment_handler.experiment import (
     finish_interrupted,
     resumed_samples,
     run_search,
+    split_ndcg_gain,
 )
 from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Experiment_handler.result_zip import read_result_metadata
@@ -89,6 +90,10 @@ def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
             raise CommandLineError(
                 f"{args.split_dir}: split.json says {key} {split.info.get(key)!r}, the command line {expected!r}"
             )
+    try:
+        ndcg_gain = split_ndcg_gain(split)
+    except ValueError as error:
+        raise CommandLineError(f"{args.split_dir}: {error}") from None
     config = ExperimentConfig(
         time_limit=args.time_limit,
         dataset_name=dataset_name,
@@ -103,6 +108,7 @@ def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
         original_split_path=args.original_split_path,
         exclude_seen=exclude_seen,
         split_checksum=split_checksum(split.info),
+        ndcg_gain=ndcg_gain,
     )
     try:
         resumed_samples(config)

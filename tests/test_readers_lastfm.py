@@ -10,3 +10,4 @@ def test_lastfm_play_counts(data_mirror, tmp_path):
     })
     dataset = prepare_from_mirror(data_mirror, tmp_path, "LastFM", {"hetrec2011-lastfm-2k.zip": archive})
     assert_dataset(dataset, ["2", "3"], ["51", "52"], {("2", "51"): 13883, ("2", "52"): 11690, ("3", "51"): 228})
+    assert dataset.value_kind == "count"  # dataset.json records it: NDCG uses the binary gain

@@ -19,7 +19,7 @@ METRICS = {
 }
 SEARCH_PARAMS = {
     "time", "dataset_name", "split_name", "alg_name", "num_samples", "alg_seed", "param_seed", "cutoff_list",
-    "experiment_name", "original_split_path", "time_limit", "exclude_seen", "split_checksum",
+    "experiment_name", "original_split_path", "time_limit", "exclude_seen", "split_checksum", "ndcg_gain",
 }
 
 

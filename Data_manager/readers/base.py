@@ -28,8 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from Data_manager.atomic_files import file_sha256
-from Data_manager.dataset_format import Dataset, save_dataset
 from Data_manager.cli_errors import one_line
+from Data_manager.dataset_format import VALUE_KINDS, Dataset, save_dataset
 from Data_manager.download import DownloadError, Source, download
 from Data_manager.readers.archive import ArchiveError, check_integrity, open_member
 
@@ -235,7 +235,8 @@ class InteractionBuilder:
         last_of_pair = np.append(pairs[order][1:] != pairs[order][:-1], True)
         return order[last_of_pair]
 
-    def build(self, name: str, duplicates: str, is_implicit: bool, sources: list, label: str) -> Dataset:
+    def build(self, name: str, duplicates: str, is_implicit: bool, sources: list, label: str,
+              value_kind: str = "rating") -> Dataset:
         """The :class:`Dataset` of the collected rows; ``label`` names the data in errors."""
         if not len(self):
             raise ParseError(f"{label}: no interactions found")
@@ -260,6 +261,7 @@ class InteractionBuilder:
             URM_timestamp=URM_timestamp,
             is_implicit=is_implicit,
             sources=sources,
+            value_kind=value_kind,
         )
 
 
@@ -297,6 +299,7 @@ class Reader:
     :class:`InteractionBuilder`. ``alternatives``: readers of the same dataset from
     other files (a second source), used when their files are in ``_downloads/`` and
     this reader's are not, or when this reader's files cannot be downloaded.
+    ``value_kind``: what the values are (see ``Data_manager.dataset_format.VALUE_KINDS``).
     """
 
     name: str
@@ -307,12 +310,15 @@ class Reader:
     duplicates: str = "error"
     is_implicit: bool = False
     alternatives: tuple["Reader", ...] = ()
+    value_kind: str = "rating"
 
     def __post_init__(self):
         if self.duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"{self.name}: duplicate policy {self.duplicates!r} is not one of {DUPLICATE_POLICIES}")
         if any(alternative.name != self.name for alternative in self.alternatives):
             raise ValueError(f"{self.name}: an alternative reader must produce the same dataset")
+        if self.value_kind not in VALUE_KINDS:
+            raise ValueError(f"{self.name}: value_kind {self.value_kind!r} is not one of {VALUE_KINDS}")
 
     @property
     def all_sources(self) -> tuple[Source, ...]:
@@ -369,7 +375,8 @@ class Reader:
         except (ParseError, ArchiveError) as error:
             error.checksum_notes = differing
             raise
-        return builder.build(self.name, self.duplicates, self.is_implicit, sources, label=self.name)
+        return builder.build(self.name, self.duplicates, self.is_implicit, sources, label=self.name,
+                             value_kind=self.value_kind)
 
     def _fetch_and_read(self, data_dir, download_options: dict) -> Dataset:
         notes = {}

@@ -29,5 +29,6 @@ READERS = (
         parse=_parse,
         duplicates="keep_max",
         is_implicit=True,
+        value_kind="binary",
     ),
 )

@@ -26,5 +26,6 @@ READERS = (
         sources=(Source(FILENAME, "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip"),),
         parse=_parse,
         duplicates="keep_max",
+        value_kind="count",
     ),
 )
