@@ -10,13 +10,17 @@ and ``cg_steps`` conjugate-gradient steps, warm-started at the current ``x_u``, 
 ``x_u`` towards it. Rows are independent: they run in parallel without the GIL and
 each one's arithmetic is the same whatever the number of threads. Vector operations
 of 32 factors or more go through BLAS (``scipy.linalg.cython_blas``; callers cap BLAS itself
-at one thread), shorter ones through plain loops.
+at one thread), shorter ones through plain loops. Row pointers are int64 (more than
+2^31 interactions), indices int32 (``Recommenders.kernel_indices``). A thread that cannot
+allocate its scratch buffer makes the call raise ``MemoryError``.
 """
 
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport saxpy, sdot, ssymv
+
+import numpy as np
 
 #: Residual norm below which a row's conjugate gradient stops early.
 CG_TOLERANCE = 1e-20
@@ -51,7 +55,7 @@ cdef inline void symmetric_product(int n, float* A, float* x, float alpha, float
     ssymv(&uplo, &n, &alpha, A, &n, x, &one, &beta, y, &one)
 
 
-def conjugate_gradient_rows(const int[::1] indptr, const int[::1] indices, const float[::1] confidence,
+def conjugate_gradient_rows(const long long[::1] indptr, const int[::1] indices, const float[::1] confidence,
                             float[:, ::1] X, float[:, ::1] Y, float[:, ::1] YtY_reg, int cg_steps, int n_threads):
     """Update every row of ``X`` in place (see the module docstring); ``YtY_reg = Y^T Y + reg I``."""
     cdef int n_rows = X.shape[0], f = X.shape[1]
@@ -66,16 +70,22 @@ def conjugate_gradient_rows(const int[::1] indptr, const int[::1] indices, const
     cdef float* yty = &YtY_reg[0, 0]
     cdef float c, rs_old, rs_new, alpha
     cdef float tolerance = CG_TOLERANCE
+    failed_np = np.zeros(1, dtype=np.int32)
+    cdef int[::1] failed = failed_np
     if Y.shape[1] != f or YtY_reg.shape[0] != f or YtY_reg.shape[1] != f:
         raise ValueError("conjugate_gradient_rows: inconsistent factor shapes")
     if indptr.shape[0] != n_rows + 1:
         raise ValueError("conjugate_gradient_rows: indptr does not match the rows of X")
     with nogil, parallel(num_threads=n_threads):
         scratch = <float*>malloc(3 * f * sizeof(float))
+        if scratch == NULL:
+            failed[0] = 1
         r = scratch
         p = scratch + f
         Ap = scratch + 2 * f
         for u in prange(n_rows, schedule="dynamic", chunksize=32):
+            if scratch == NULL:
+                continue
             x = &X[u, 0]
             # r = b - A x
             symmetric_product(f, yty, x, -1.0, 0.0, r)
@@ -101,3 +111,5 @@ def conjugate_gradient_rows(const int[::1] indptr, const int[::1] indices, const
                     p[index] = r[index] + (rs_new / rs_old) * p[index]
                 rs_old = rs_new
         free(scratch)
+    if failed[0]:
+        raise MemoryError(f"ALS kernel: could not allocate a thread's {3 * f * sizeof(float)}-byte scratch buffer")

@@ -2,7 +2,9 @@
 """Kernels of the rating predictors SlopeOne and CoClustering (explicit ratings).
 
 Rows run in parallel without the GIL; each row's arithmetic is the same whatever the
-number of threads, so results do not depend on it.
+number of threads, so results do not depend on it. Row pointers are int64 (more than
+2^31 ratings), indices int32 (``Recommenders.kernel_indices``). A thread that cannot
+allocate its buffers makes the call raise ``MemoryError``.
 """
 
 from cython.parallel cimport parallel, prange
@@ -12,8 +14,8 @@ from libc.string cimport memset
 import numpy as np
 
 
-def slope_one_deviations(const int[::1] item_indptr, const int[::1] item_users, const float[::1] item_ratings,
-                         const int[::1] user_indptr, const int[::1] user_items, const float[::1] user_ratings,
+def slope_one_deviations(const long long[::1] item_indptr, const int[::1] item_users, const float[::1] item_ratings,
+                         const long long[::1] user_indptr, const int[::1] user_items, const float[::1] user_ratings,
                          float[:, ::1] dev, unsigned char[:, ::1] related, int n_threads):
     """Fill ``dev[i, j] = sum_{u in U_ij} (r_ui - r_uj) / |U_ij|`` and ``related[i, j] = |U_ij| > 0``,
     ``U_ij`` being the users who rated both ``i`` and ``j`` (``dev`` is 0 where ``U_ij`` is empty).
@@ -26,10 +28,16 @@ def slope_one_deviations(const int[::1] item_indptr, const int[::1] item_users, 
     cdef float r_ui
     cdef double* sums
     cdef int* counts
+    failed_np = np.zeros(1, dtype=np.int32)
+    cdef int[::1] failed = failed_np
     with nogil, parallel(num_threads=n_threads):
         sums = <double*>malloc(n_items * sizeof(double))
         counts = <int*>malloc(n_items * sizeof(int))
+        if sums == NULL or counts == NULL:
+            failed[0] = 1
         for i in prange(n_items, schedule="dynamic", chunksize=16):
+            if sums == NULL or counts == NULL:
+                continue
             memset(sums, 0, n_items * sizeof(double))
             memset(counts, 0, n_items * sizeof(int))
             for a in range(item_indptr[i], item_indptr[i + 1]):
@@ -48,9 +56,11 @@ def slope_one_deviations(const int[::1] item_indptr, const int[::1] item_users, 
                     related[i, j] = 0
         free(sums)
         free(counts)
+    if failed[0]:
+        raise MemoryError(f"SlopeOne kernel: could not allocate a thread's {12 * n_items}-byte row buffers")
 
 
-def slope_one_scores(const int[::1] user_indptr, const int[::1] user_items, const long long[::1] user_ids,
+def slope_one_scores(const long long[::1] user_indptr, const int[::1] user_items, const long long[::1] user_ids,
                      const double[::1] user_mean, const float[:, ::1] dev, const unsigned char[:, ::1] related,
                      float[:, ::1] out, int n_threads):
     """``out[b, i] = mu_u + sum_{j in R_i(u)} dev[i, j] / |R_i(u)|`` for ``u = user_ids[b]``, where
@@ -59,9 +69,15 @@ def slope_one_scores(const int[::1] user_indptr, const int[::1] user_items, cons
     cdef Py_ssize_t n_items = dev.shape[1], row, i, b
     cdef Py_ssize_t u, j
     cdef float* counts
+    failed_np = np.zeros(1, dtype=np.int32)
+    cdef int[::1] failed = failed_np
     with nogil, parallel(num_threads=n_threads):
         counts = <float*>malloc(n_items * sizeof(float))
+        if counts == NULL:
+            failed[0] = 1
         for row in prange(user_ids.shape[0], schedule="dynamic", chunksize=8):
+            if counts == NULL:
+                continue
             u = user_ids[row]
             memset(counts, 0, n_items * sizeof(float))
             for i in range(n_items):
@@ -77,9 +93,11 @@ def slope_one_scores(const int[::1] user_indptr, const int[::1] user_items, cons
                 else:
                     out[row, i] = <float>user_mean[u]
         free(counts)
+    if failed[0]:
+        raise MemoryError(f"SlopeOne scoring kernel: could not allocate a thread's {4 * n_items}-byte buffer")
 
 
-def coclustering_averages(const int[::1] indptr, const int[::1] indices, const float[::1] ratings,
+def coclustering_averages(const long long[::1] indptr, const int[::1] indices, const float[::1] ratings,
                           const long long[::1] user_cluster, const long long[::1] item_cluster,
                           int n_user_clusters, int n_item_clusters, double global_mean):
     """Average rating of each user cluster, item cluster and co-cluster, from the CSR ratings
@@ -114,7 +132,7 @@ def coclustering_averages(const int[::1] indptr, const int[::1] indices, const f
     )
 
 
-def coclustering_assign(const int[::1] indptr, const int[::1] indices, const float[::1] ratings,
+def coclustering_assign(const long long[::1] indptr, const int[::1] indices, const float[::1] ratings,
                         const double[::1] row_mean, const double[::1] col_mean, const long long[::1] col_cluster,
                         const double[::1] avg_col_cluster, const double[:, ::1] offset,
                         long long[::1] row_cluster, int n_threads):
@@ -130,13 +148,20 @@ def coclustering_assign(const int[::1] indptr, const int[::1] indices, const flo
     cdef double* squares
     cdef double* counts
     cdef Py_ssize_t* present
+    failed_np = np.zeros(1, dtype=np.int32)
+    cdef int[::1] failed = failed_np
     with nogil, parallel(num_threads=n_threads):
         sums = <double*>malloc(n_col_clusters * sizeof(double))
         squares = <double*>malloc(n_col_clusters * sizeof(double))
         counts = <double*>malloc(n_col_clusters * sizeof(double))
         present = <Py_ssize_t*>malloc(n_col_clusters * sizeof(Py_ssize_t))
-        memset(counts, 0, n_col_clusters * sizeof(double))
+        if sums == NULL or squares == NULL or counts == NULL or present == NULL:
+            failed[0] = 1
+        else:
+            memset(counts, 0, n_col_clusters * sizeof(double))
         for row in prange(n_rows, schedule="dynamic", chunksize=64):
+            if sums == NULL or squares == NULL or counts == NULL or present == NULL:
+                continue
             n_present = 0
             for index in range(indptr[row], indptr[row + 1]):
                 d = col_cluster[indices[index]]
@@ -167,3 +192,5 @@ def coclustering_assign(const int[::1] indptr, const int[::1] indices, const flo
         free(squares)
         free(counts)
         free(present)
+    if failed[0]:
+        raise MemoryError(f"CoClustering kernel: could not allocate a thread's {32 * n_col_clusters}-byte buffers")

@@ -24,6 +24,7 @@ from Recommenders._rating_models import coclustering_assign, coclustering_averag
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.slope_one import profile_means
 from Recommenders.threads import kernel_threads
 
@@ -46,10 +47,10 @@ class CoClustering(BaseRecommender):
         if n_epochs < 0:
             raise ValueError(f"n_epochs must be non-negative, got {n_epochs}")
         n_users, n_items = URM_train.shape
-        by_user = (URM_train.indptr.astype(np.int32), URM_train.indices.astype(np.int32), URM_train.data)
+        by_user = (*kernel_csr_arrays(URM_train), URM_train.data)
         csc = URM_train.tocsc()
         csc.sort_indices()
-        by_item = (csc.indptr.astype(np.int32), csc.indices.astype(np.int32), csc.data)
+        by_item = (*kernel_csr_arrays(csc), csc.data)
         self.user_mean_, self.known_user_ = profile_means(URM_train)
         self.item_mean_, self.known_item_ = profile_means(csc.T.tocsr())
         self.global_mean_ = float(URM_train.data.mean()) if URM_train.nnz else 0.0
@@ -67,7 +68,7 @@ class CoClustering(BaseRecommender):
 
     def _averages(self, n_cltr_u: int, n_cltr_i: int):
         URM = self.URM_train_
-        return coclustering_averages(URM.indptr.astype(np.int32), URM.indices.astype(np.int32), URM.data,
+        return coclustering_averages(*kernel_csr_arrays(URM), URM.data,
                                      self.user_cluster_, self.item_cluster_, n_cltr_u, n_cltr_i, self.global_mean_)
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from Recommenders._als import conjugate_gradient_rows
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.latent_factors import LatentFactorRecommender
 from Recommenders.threads import kernel_threads
 
@@ -78,6 +79,7 @@ class IALSRecommender(LatentFactorRecommender):
             raise ValueError(f"reg must be non-negative, got {reg}")
         C = confidence(URM_train, confidence_scaling, alpha, epsilon)
         C_items = C.T.tocsr()
+        by_user, by_item = ((*kernel_csr_arrays(matrix), matrix.data) for matrix in (C, C_items))
         rng = np.random.default_rng(np.random.SeedSequence(self.seed))
         n_users, n_items = URM_train.shape
         self.user_factors_ = np.zeros((n_users, num_factors), dtype=np.float32)
@@ -88,24 +90,16 @@ class IALSRecommender(LatentFactorRecommender):
         with threadpool_limits(limits=1, user_api="blas"):
             for _ in range(epochs):
                 start = time.perf_counter()
-                self._half_epoch(C, self.user_factors_, self.item_factors_, reg, n_threads)
-                self._half_epoch(C_items, self.item_factors_, self.user_factors_, reg, n_threads)
+                self._half_epoch(by_user, self.user_factors_, self.item_factors_, reg, n_threads)
+                self._half_epoch(by_item, self.item_factors_, self.user_factors_, reg, n_threads)
                 self.epoch_seconds_.append(time.perf_counter() - start)
 
     @staticmethod
-    def _half_epoch(C: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float, n_threads: int) -> None:
+    def _half_epoch(C: tuple, X: np.ndarray, Y: np.ndarray, reg: float, n_threads: int) -> None:
+        """Update ``X`` from ``Y`` and the confidences ``C`` (``indptr, indices, data`` of its rows)."""
         YtY = Y.T.astype(np.float64) @ Y.astype(np.float64)
         YtY[np.diag_indices_from(YtY)] += reg
-        conjugate_gradient_rows(
-            C.indptr.astype(np.int32, copy=False),
-            C.indices.astype(np.int32, copy=False),
-            C.data,
-            X,
-            Y,
-            YtY.astype(np.float32),
-            CG_STEPS,
-            n_threads,
-        )
+        conjugate_gradient_rows(*C, X, Y, YtY.astype(np.float32), CG_STEPS, n_threads)
 
 
 ALGORITHM_SPECS = [

@@ -26,6 +26,7 @@ from Recommenders._rating_models import slope_one_deviations, slope_one_scores
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.threads import configured_threads, kernel_threads
 
 
@@ -59,15 +60,14 @@ class SlopeOne(BaseRecommender):
         self.dev_ = np.empty((n_items, n_items), dtype=np.float32)
         self.related_ = np.empty((n_items, n_items), dtype=np.uint8)
         slope_one_deviations(
-            by_item.indptr.astype(np.int32), by_item.indices.astype(np.int32), by_item.data,
-            URM_train.indptr.astype(np.int32), URM_train.indices.astype(np.int32), URM_train.data,
+            *kernel_csr_arrays(by_item), by_item.data, *kernel_csr_arrays(URM_train), URM_train.data,
             self.dev_, self.related_, kernel_threads(np.square(np.diff(URM_train.indptr)).sum() + n_items * n_items),
         )
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         URM = self.URM_train_
         scores = np.empty((user_ids.size, self.n_items_), dtype=np.float32)
-        slope_one_scores(URM.indptr.astype(np.int32), URM.indices.astype(np.int32), user_ids.astype(np.int64),
+        slope_one_scores(*kernel_csr_arrays(URM), user_ids.astype(np.int64),
                          self.user_mean_, self.dev_, self.related_, scores,
                          kernel_threads(np.diff(URM.indptr)[user_ids].sum() * self.n_items_))
         cold = ~self.known_user_[user_ids]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from Recommenders._als import conjugate_gradient_rows
+from Recommenders.kernel_indices import kernel_csr_arrays
 from threadpoolctl import threadpool_limits
 
 from Recommenders.ials import IALSRecommender, confidence
@@ -47,7 +48,7 @@ def test_enough_conjugate_gradient_steps_reach_the_exact_solution():
     X = rng.random((30, 6)).astype(np.float32)
     YtY = (Y.T.astype(np.float64) @ Y + 0.1 * np.eye(6)).astype(np.float32)
     with threadpool_limits(limits=1, user_api="blas"):
-        conjugate_gradient_rows(C.indptr, C.indices, C.data, X, Y, YtY, 12, 2)
+        conjugate_gradient_rows(*kernel_csr_arrays(C), C.data, X, Y, YtY, 12, 2)
     np.testing.assert_allclose(X, exact_rows(C, Y.astype(np.float64), 0.1), rtol=2e-3, atol=2e-4)
 
 
