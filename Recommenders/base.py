@@ -19,6 +19,10 @@ from Recommenders.ranking import rank_top_k
 
 #: Users scored at once by callers that loop over all users (evaluator, recommend).
 SCORE_BLOCK_USERS = 1000
+#: Ranks an evaluation reads per user (the largest default cutoff), and the bytes its metrics
+#: keep per rank of a block of users (about eight 8-byte arrays: ranked keys, hits, gains, sums).
+EVALUATED_RANKS = 50
+METRIC_BYTES_PER_RANK = 64
 
 
 def as_csr_float32(matrix) -> sp.csr_matrix:
@@ -29,6 +33,12 @@ def as_csr_float32(matrix) -> sp.csr_matrix:
     csr.sum_duplicates()
     csr.sort_indices()
     return csr
+
+
+def evaluation_memory_bytes(n_items: int, n_interactions: int) -> int:
+    """What an evaluation adds: the larger of the training popularity's temporary arrays
+    (5 bytes per interaction) and one float32 block of scores with its metrics' arrays."""
+    return max(n_interactions * 5, SCORE_BLOCK_USERS * (n_items * 4 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK))
 
 
 class BaseRecommender:
@@ -51,10 +61,12 @@ class BaseRecommender:
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
-        """Estimated peak bytes of fitting and scoring: by default the CSR training
-        matrix (twice, for one conversion) plus one float32 block of scores."""
+        """Estimated peak bytes that fitting and evaluating add to the loaded data: by
+        default one copy of the CSR training matrix (its conversion) plus
+        ``evaluation_memory_bytes``. Every estimate is an upper bound of the measured
+        peak (``tests/test_memory_estimates.py``, ``benchmarks/bench_memory_estimates.py``)."""
         csr_bytes = n_interactions * 8 + (n_users + 1) * 8
-        return 2 * csr_bytes + SCORE_BLOCK_USERS * n_items * 4
+        return csr_bytes + evaluation_memory_bytes(n_items, n_interactions)
 
     def fit(self, URM_train, **hyperparameters) -> "BaseRecommender":
         """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``.

@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import BaseRecommender
+from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 
 
 class TopPop(BaseRecommender):
@@ -50,6 +50,11 @@ class GlobalEffects(BaseRecommender):
         user_of_entry = np.repeat(np.arange(URM_train.shape[0]), user_counts)
         user_sums = np.bincount(user_of_entry, weights=residual, minlength=URM_train.shape[0])
         self.user_bias_ = (user_sums / (user_counts + lambda_user)).astype(np.float32)
+
+    @classmethod
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        """Base estimate + a second float32 block of scores (the sum, then its cast)."""
+        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + SCORE_BLOCK_USERS * n_items * 4
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         return (self.global_mean_ + self.user_bias_[user_ids, None] + self.item_bias_[None, :]).astype(np.float32)

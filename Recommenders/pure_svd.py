@@ -31,7 +31,7 @@ class PureSVDRecommender(LatentFactorRecommender):
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, num_factors: int = 100,
                               **hyperparameters) -> int:
-        return latent_factor_memory_bytes(n_users, n_items, n_interactions, num_factors, working_copies=4)
+        return latent_factor_memory_bytes(n_users, n_items, n_interactions, num_factors, working_copies=3)
 
 
 ALGORITHM_SPECS = [

@@ -44,11 +44,12 @@ class SlopeOne(BaseRecommender):
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
         """Base estimate (which holds one block of scores) + ``dev`` and the flags (5 bytes per
-        item pair) + the ratings by item + per-thread row buffers."""
+        item pair) + per-interaction copies while fitting (the ratings by item and their
+        transpose, the profile means' row numbers and values: 40 bytes) + per-thread row buffers."""
         pairs = 5 * n_items * n_items
-        by_item = n_interactions * 8 + (n_items + 1) * 8
+        copies = n_interactions * 40 + (n_items + 1) * 8
         buffers = configured_threads() * n_items * 12
-        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + pairs + by_item + buffers
+        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + pairs + copies + buffers
 
     def _fit(self, URM_train):
         n_items = URM_train.shape[1]
