@@ -1,9 +1,10 @@
 """One experiment: a dataset split, an algorithm, and a random search of its hyperparameters.
 
 ``run_search`` fits the default configuration and then the Sobol samples, each
-evaluated on validation and test, rewriting the result zip after every sample.
+evaluated on validation and test, recording every sample as it finishes
+(``Experiment_handler.result_store``: a journal, and the zip on a schedule).
 A sample that raises records ``"ClassName: message"`` and the search goes on.
-Running again into the same result zip resumes: finished samples are kept.
+Running again into the same result_dir resumes: finished samples are kept.
 """
 
 import datetime as dt
@@ -21,13 +22,16 @@ from Data_manager.split_format import DataSplit
 from Data_manager.version import __version__
 from Experiment_handler.evaluator import DEFAULT_CUTOFFS, Evaluator
 from Experiment_handler.metrics import check_ndcg_gain, ndcg_gain_for
-from Experiment_handler.result_zip import SCHEMA_VERSION, ResultZipError, read_result_metadata, write_result_zip
+from Experiment_handler.result_store import JOURNAL_NAME, JournalMismatch, ResultWriter, load_samples
+from Experiment_handler.result_zip import SCHEMA_VERSION, ResultZipError, write_result_zip
 from Recommenders.registry import get_algorithm
 from Recommenders.threads import limited_threads
 
 #: search_params that must agree for a result zip to be resumed.
 RESUME_KEYS = ("dataset_name", "split_name", "alg_name", "alg_seed", "param_seed", "cutoff_list", "exclude_seen",
                "split_checksum", "ndcg_gain")
+#: The longest exception message a sample records (a result's size must stay bounded).
+MAX_EXCEPTION_CHARS = 1000
 
 
 class ResumeMismatch(ValueError):
@@ -38,7 +42,7 @@ class ResumeMismatch(ValueError):
 class ExperimentConfig:
     """The command line's settings, resolved (canonical dataset name, absolute paths)."""
 
-    time_limit: int
+    time_limit: float
     dataset_name: str
     split_name: str
     alg_name: str
@@ -61,12 +65,23 @@ class ExperimentConfig:
     def log_path(self) -> Path:
         return Path(self.result_dir) / "experiment.log"
 
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.result_dir) / JOURNAL_NAME
+
     def search_params(self) -> dict:
         params = asdict(self)
         del params["split_dir"], params["result_dir"]
         params["time"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         params["cutoff_list"] = list(DEFAULT_CUTOFFS)
+        if self.time_limit.is_integer() and self.time_limit < 2**53:
+            params["time_limit"] = int(self.time_limit)  # 1e3 is recorded as 1000
         return params
+
+    def identity(self) -> dict:
+        """The search_params that must agree for a result_dir to be resumed."""
+        params = self.search_params()
+        return {key: params[key] for key in RESUME_KEYS}
 
 
 def split_ndcg_gain(split: DataSplit) -> str:
@@ -93,7 +108,9 @@ def environment_info() -> dict:
 
 
 def describe_exception(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    """``ClassName: message``, cut to ``MAX_EXCEPTION_CHARS``."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= MAX_EXCEPTION_CHARS else text[: MAX_EXCEPTION_CHARS - 3] + "..."
 
 
 class ExperimentLog:
@@ -112,29 +129,26 @@ class ExperimentLog:
 
 
 def resumed_samples(config: ExperimentConfig) -> list[dict]:
-    """The finished samples in ``config.result_zip`` (none when it does not exist).
+    """Every finished sample in ``result_dir`` (zip and journal; none when it holds no result).
 
-    ``ResumeMismatch`` when the zip is unreadable or holds another experiment; the zip is
-    left untouched.
+    ``ResumeMismatch`` when either is unreadable or holds another experiment; nothing is changed.
     """
-    if not config.result_zip.exists():
-        return []
     try:
-        previous = read_result_metadata(config.result_zip)
-    except ResultZipError as error:
-        raise ResumeMismatch(f"cannot resume from {config.result_zip}: {error}") from None
-    current = config.search_params()
-    for key in RESUME_KEYS:
-        if previous["search_params"].get(key) != current[key]:
-            raise ResumeMismatch(
-                f"{config.result_zip} holds another experiment ({key}: "
-                f"{previous['search_params'].get(key)!r} != {current[key]!r}); use an empty result_dir"
-            )
-    return previous["samples"]
+        previous, samples = load_samples(config.result_zip, config.journal_path, config.identity())
+    except (ResultZipError, JournalMismatch) as error:
+        raise ResumeMismatch(f"cannot resume from {config.result_dir}: {error}") from None
+    if previous is not None:
+        for key, value in config.identity().items():
+            if previous["search_params"].get(key) != value:
+                raise ResumeMismatch(
+                    f"{config.result_zip} holds another experiment ({key}: "
+                    f"{previous['search_params'].get(key)!r} != {value!r}); use an empty result_dir"
+                )
+    return samples
 
 
 def initial_metadata(config: ExperimentConfig, dataset_features: dict) -> dict:
-    """The zip's content before any sample, with the samples resumed from a zip of the same experiment."""
+    """The zip's content before any new sample, with the samples resumed from the same experiment."""
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "error",
@@ -179,40 +193,47 @@ def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: st
 
 
 def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dict) -> dict:
-    """Run (or resume) the search, rewriting the zip after each sample; returns the final metadata."""
+    """Run (or resume) the search, recording each sample as it finishes; returns the final metadata.
+
+    ``search_params.num_samples`` records the search's true size: the configurations it
+    covers (fewer than asked when the space holds fewer), or the samples already
+    finished when a resumed search held more.
+    """
     log = ExperimentLog(config.log_path)
     spec = get_algorithm(config.alg_name)
     metadata = initial_metadata(config, dataset_features)
     done = {sample["sample_number"]: sample for sample in metadata["samples"]}
     configurations = spec.sample_hyperparameters(config.num_samples, config.param_seed)
+    metadata["search_params"]["num_samples"] = max(len(configurations), max(done, default=-1) + 1)
     log.write(f"{config.alg_name} on {config.dataset_name}/{config.split_name}: {len(configurations)} samples, "
               f"{len(done)} already finished")
-    write_result_zip(config.result_zip, metadata, log.text())
+    writer = ResultWriter(config.result_dir, metadata, config.identity(), log.text)
+    writer.flush()
     with limited_threads():
         for number, (source, hyperparameters) in enumerate(configurations):
             if number in done:
                 if done[number]["hyperparameters"] != hyperparameters:
-                    raise ResumeMismatch(f"sample {number} in {config.result_zip} has other hyperparameters")
+                    raise ResumeMismatch(f"sample {number} in {config.result_dir} has other hyperparameters")
                 continue
             log.write(f"sample {number} ({source}): {hyperparameters}")
             record = evaluate_sample(spec, split, config, source, hyperparameters, number)
             log.write(f"sample {number} done in {record['time_on_train'] or 0:.2f} s fit"
                       + (f"; exception {record['exception']}" if record["exception"] else ""))
-            done[number] = record
-            metadata["samples"] = [done[n] for n in sorted(done)]
-            write_result_zip(config.result_zip, metadata, log.text())
+            writer.add(record)
     metadata["status"] = "complete"
     metadata.pop("error")
     log.write("search complete")
-    write_result_zip(config.result_zip, metadata, log.text())
+    writer.flush()
     return metadata
 
 
 def finish_interrupted(config: ExperimentConfig, status: str, error: str | None) -> dict | None:
-    """Set the final status of a zip whose search did not complete (time limit or crash)."""
-    if not config.result_zip.exists():
+    """Set the final status of a search that did not complete (time limit or crash), folding the
+    journal into the zip; ``None`` when the search wrote no zip."""
+    metadata, samples = load_samples(config.result_zip, config.journal_path, config.identity())
+    if metadata is None:
         return None
-    metadata = read_result_metadata(config.result_zip)
+    metadata["samples"] = samples
     metadata["status"] = status
     if error is None:
         metadata.pop("error", None)
@@ -221,4 +242,5 @@ def finish_interrupted(config: ExperimentConfig, status: str, error: str | None)
     log = ExperimentLog(config.log_path)
     log.write(f"stopped: {status}" + (f" ({error})" if error else ""))
     write_result_zip(config.result_zip, metadata, log.text())
+    config.journal_path.unlink(missing_ok=True)
     return metadata

@@ -3,15 +3,19 @@
     python -m Experiment_handler.run_experiment time_limit dataset_name split_type alg_name \
         split_dir alg_seed param_seed num_samples result_dir experiment_name original_split_path
 
-The search runs in a child process; at ``time_limit`` seconds the child is
+Every argument and ``RECZILLA_*`` setting is checked first (``Recommenders.settings``),
+then the split; then ``result_dir`` is locked (``Experiment_handler.result_dir_lock``)
+and the search runs in a child process that dies with this one
+(``Experiment_handler.search_process``). At ``time_limit`` seconds the child is
 killed, the finished samples stay in ``result_dir/result.zip`` and its status
-becomes ``time_limit``. Exit status: 0 when the search completed or reached
-its time limit, 1 on an error (damaged split, crash), 2 on bad arguments.
-``RECZILLA_EXCLUDE_SEEN=0`` ranks training items too (the published protocol).
+becomes ``time_limit``. Exit status: 0 when the search completed or reached its
+time limit; 1 on an error (damaged split, crash, result_dir in use or holding
+another experiment); 2 on bad arguments or settings (result_dir not a writable
+folder included). ``RECZILLA_EXCLUDE_SEEN=0`` ranks training items too (the
+published protocol).
 """
 
 import argparse
-import multiprocessing
 import os
 import signal
 import sys
@@ -32,11 +36,18 @@ from Experiment_handler.experiment import (
     split_ndcg_gain,
 )
 from Experiment_handler.metafeatures import load_or_compute_metafeatures
-from Experiment_handler.result_zip import read_result_metadata
+from Experiment_handler.result_dir_lock import ResultDirBusy, ResultDirUnusable, lock_result_dir
+from Experiment_handler.result_zip import MAX_SAMPLES, read_result_metadata
+from Experiment_handler.search_process import start_search, stop_search, wait_for_search
 from Recommenders.registry import UnknownAlgorithm, get_algorithm
-
-#: Seconds a killed child gets between SIGTERM and SIGKILL.
-KILL_GRACE_SECONDS = 2.0
+from Recommenders.settings import (
+    SettingError,
+    check_environment,
+    check_num_samples,
+    check_seed,
+    exclude_seen_setting,
+    parse_time_limit,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,43 +55,38 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m Experiment_handler.run_experiment",
         description="Fit and evaluate num_samples hyperparameter configurations of one algorithm on one split.",
     )
-    parser.add_argument("time_limit", type=int, help="seconds for the whole search")
+    parser.add_argument("time_limit", help="seconds for the whole search (a positive number: 600, 1e3)")
     parser.add_argument("dataset_name", help="dataset name, with or without the 'Reader' suffix")
     parser.add_argument("split_type", help="splitter name, e.g. DataSplitter_leave_k_out_last")
     parser.add_argument("alg_name", help="algorithm name, e.g. ItemKNNCF_cosine")
     parser.add_argument("split_dir", help="folder holding split.json and the URM_*.npz files")
     parser.add_argument("alg_seed", type=int, help="seed of the algorithm's randomness")
     parser.add_argument("param_seed", type=int, help="seed of the Sobol hyperparameter samples")
-    parser.add_argument("num_samples", type=int, help="configurations to run, the default one included")
+    parser.add_argument("num_samples", type=int,
+                        help=f"configurations to run, the default one included (at most {MAX_SAMPLES})")
     parser.add_argument("result_dir", help="folder receiving result.zip (created when missing)")
     parser.add_argument("experiment_name", help="a name recorded in the result")
     parser.add_argument("original_split_path", help="where the split came from (bookkeeping only)")
     return parser
 
 
-def exclude_seen_setting() -> bool:
-    value = os.environ.get("RECZILLA_EXCLUDE_SEEN", "1").strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    raise UsageError(f"RECZILLA_EXCLUDE_SEEN must be 0 or 1, got {value!r}")
-
-
 def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
-    """Check every argument, and that ``result_dir`` holds no other experiment, before anything is
-    written; returns the config and the loaded split."""
-    if args.time_limit < 1:
-        raise UsageError(f"time_limit must be at least 1 second, got {args.time_limit}")
-    if args.num_samples < 1:
-        raise UsageError(f"num_samples must be at least 1, got {args.num_samples}")
+    """Check every argument and setting, and the split, before anything is written;
+    returns the config and the loaded split."""
+    try:
+        time_limit = parse_time_limit(args.time_limit)
+        check_seed("alg_seed", args.alg_seed)
+        check_seed("param_seed", args.param_seed)
+        check_num_samples(args.num_samples, MAX_SAMPLES)
+        check_environment()
+    except SettingError as error:
+        raise UsageError(str(error)) from None
     try:
         dataset_name = canonical_dataset_name(args.dataset_name)
         get_splitter(args.split_type)
         get_algorithm(args.alg_name)
     except (UnknownDataset, UnknownSplitter, UnknownAlgorithm) as error:
         raise UsageError(str(error)) from None
-    exclude_seen = exclude_seen_setting()
     try:
         split = load_split(args.split_dir)
     except SplitFormatError as error:
@@ -95,7 +101,7 @@ def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
     except ValueError as error:
         raise CommandLineError(f"{args.split_dir}: {error}") from None
     config = ExperimentConfig(
-        time_limit=args.time_limit,
+        time_limit=time_limit,
         dataset_name=dataset_name,
         split_name=args.split_type,
         alg_name=args.alg_name,
@@ -106,42 +112,38 @@ def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
         result_dir=str(Path(args.result_dir).resolve()),
         experiment_name=args.experiment_name,
         original_split_path=args.original_split_path,
-        exclude_seen=exclude_seen,
+        exclude_seen=exclude_seen_setting(),
         split_checksum=split_checksum(split.info),
         ndcg_gain=ndcg_gain,
     )
+    return config, split
+
+
+def claim_result_dir(config: ExperimentConfig) -> None:
+    """Lock ``result_dir`` for this command and check that it holds no other experiment."""
+    try:
+        lock_result_dir(config.result_dir)
+    except ResultDirUnusable as error:
+        raise UsageError(str(error)) from None
+    except ResultDirBusy as error:
+        raise CommandLineError(str(error)) from None
     try:
         resumed_samples(config)
     except ResumeMismatch as error:
         raise CommandLineError(str(error)) from None
-    return config, split
 
 
-def _child(config: ExperimentConfig, split: DataSplit) -> None:
-    """The search process: its own process group, so that killing it also ends its workers."""
-    os.setpgrp()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _search(config: ExperimentConfig, split: DataSplit) -> None:
+    """The search process's work; its exit status says whether it recorded its own error."""
     try:
         run_search(config, split, load_or_compute_metafeatures(config.split_dir))
     except Exception as error:
         message = describe_exception(error)
         if finish_interrupted(config, "error", message) is None:  # no zip to carry the message to main
             sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
         os._exit(1)
     os._exit(0)
-
-
-def _kill_group(process: multiprocessing.Process) -> None:
-    """SIGTERM the child's process group, then SIGKILL whatever is left after a grace period."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        process.join(wait)
-        if not process.is_alive():
-            return
 
 
 def supervise(config: ExperimentConfig, split: DataSplit, started: float) -> dict | None:
@@ -151,19 +153,20 @@ def supervise(config: ExperimentConfig, split: DataSplit, started: float) -> dic
     not survive a fork); it only parsed arguments and loaded the split, which the child
     then uses without a copy.
     """
-    process = multiprocessing.get_context("fork").Process(target=_child, args=(config, split), daemon=False)
     received = []
+    process = None
 
     def on_signal(signum, _frame):
         received.append(signum)
-        _kill_group(process)
+        if process is not None:
+            stop_search(process)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        process.start()
-        process.join(max(0.0, started + config.time_limit - time.monotonic()))
+        process = start_search(_search, config, split)
+        wait_for_search(process, started + config.time_limit)
         if process.is_alive():
-            _kill_group(process)
+            stop_search(process)
             return finish_interrupted(config, "time_limit", None)
         if received:
             return finish_interrupted(config, "error", f"interrupted by {signal.Signals(received[0]).name}")
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = build_parser().parse_args(argv)
     config, split = resolve(args)
-    Path(config.result_dir).mkdir(parents=True, exist_ok=True)
+    claim_result_dir(config)
     metadata = supervise(config, split, started)
     if metadata is None:
         raise CommandLineError(f"the search wrote no result to {config.result_zip}")

@@ -1,11 +1,9 @@
 """Memory budget for fitting: ``RECZILLA_MEMORY_LIMIT`` (bytes, or a suffix K/M/G), default 80% of the memory
 this process may use (the RAM, or its cgroup's limit when lower: ``Data_manager.machine_resources``)."""
 
-import os
 
 from Data_manager.machine_resources import default_memory_budget
-
-_SUFFIXES = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+from Recommenders.settings import memory_limit_setting
 
 
 class MemoryEstimateExceeded(MemoryError):
@@ -13,19 +11,10 @@ class MemoryEstimateExceeded(MemoryError):
 
 
 def memory_limit_bytes() -> int:
-    """The budget in bytes from ``RECZILLA_MEMORY_LIMIT`` (e.g. ``2G``), or 80% of the available memory."""
-    value = os.environ.get("RECZILLA_MEMORY_LIMIT", "").strip().upper()
-    if not value:
-        return default_memory_budget()
-    multiplier = _SUFFIXES.get(value[-1], 1)
-    number = value[:-1] if value[-1] in _SUFFIXES else value
-    try:
-        limit = int(float(number) * multiplier)
-    except ValueError:
-        raise ValueError(f"RECZILLA_MEMORY_LIMIT must be bytes like 2G or 500M, got {value!r}") from None
-    if limit <= 0:
-        raise ValueError(f"RECZILLA_MEMORY_LIMIT must be positive, got {value!r}")
-    return limit
+    """The budget in bytes from ``RECZILLA_MEMORY_LIMIT`` (checked by ``Recommenders.settings``),
+    or 80% of the available memory."""
+    limit = memory_limit_setting()
+    return default_memory_budget() if limit is None else limit
 
 
 def format_bytes(count: float) -> str:

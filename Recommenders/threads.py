@@ -7,29 +7,21 @@ slice when another process holds the core, so calls with little work run on one
 thread. Kernels give the same result whatever the number of threads.
 """
 
-import os
 from contextlib import contextmanager
 
 from threadpoolctl import threadpool_limits
 
 from Data_manager.machine_resources import available_cpus
+from Recommenders.settings import threads_setting
 
 #: Elementary operations below which a kernel call runs on one thread (a few milliseconds).
 MIN_PARALLEL_WORK = 10_000_000
 
 
 def configured_threads() -> int:
-    """Threads allowed to this process: ``RECZILLA_THREADS`` or, unset, every CPU it may use (affinity, cgroup quota)."""
-    value = os.environ.get("RECZILLA_THREADS", "").strip()
-    if not value:
-        return available_cpus()
-    try:
-        threads = int(value)
-    except ValueError:
-        raise ValueError(f"RECZILLA_THREADS must be a positive integer, got {value!r}") from None
-    if threads < 1:
-        raise ValueError(f"RECZILLA_THREADS must be a positive integer, got {value!r}")
-    return threads
+    """Threads allowed to this process: ``RECZILLA_THREADS`` (checked by ``Recommenders.settings``) or, unset,
+    every CPU it may use (affinity, cgroup quota)."""
+    return threads_setting() or available_cpus()
 
 
 @contextmanager

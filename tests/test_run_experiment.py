@@ -59,7 +59,7 @@ def test_each_algorithm_end_to_end(small_split, tmp_path, alg):
     with zipfile.ZipFile(tmp_path / "result.zip") as archive:
         assert sorted(archive.namelist()) == ["experiment.log", "metadata.json"]
     assert metadata["search_params"]["exclude_seen"] is True
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["experiment.log", "result.zip"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["experiment.log", "result.zip", "run.lock"]  # no journal left
 
 
 def test_top_pop_beats_random_on_test(small_split, tmp_path):
