@@ -217,9 +217,9 @@ def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dic
                 continue
             log.write(f"sample {number} ({source}): {hyperparameters}")
             record = evaluate_sample(spec, split, config, source, hyperparameters, number)
+            writer.add(record)  # recorded (journal) before the log says it is done
             log.write(f"sample {number} done in {record['time_on_train'] or 0:.2f} s fit"
                       + (f"; exception {record['exception']}" if record["exception"] else ""))
-            writer.add(record)
     metadata["status"] = "complete"
     metadata.pop("error")
     log.write("search complete")
