@@ -162,18 +162,45 @@ def read_split_info(folder) -> dict:
     missing = [key for key in _REQUIRED_INFO_KEYS if key not in info]
     if missing:
         raise SplitFormatError(f"{path}: missing key(s) {', '.join(missing)}")
-    if not all(isinstance(info[key], dict) for key in ("params", "n_interactions", "sha256")):
-        raise SplitFormatError(f"{path}: params, n_interactions and sha256 must be JSON objects")
+    _check_info_types(path, info)
     if info.get("value_kind", VALUE_KINDS[0]) not in VALUE_KINDS:
         raise SplitFormatError(f"{path}: value_kind {info['value_kind']!r} is not one of {', '.join(VALUE_KINDS)}")
     return info
 
 
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_info_types(path: Path, info: dict) -> None:
+    """Each required field of ``split.json`` has its type: ``SplitFormatError`` naming the field otherwise."""
+    def wrong(field: str, expected: str, value) -> SplitFormatError:
+        return SplitFormatError(f"{path}: field {field!r} must be {expected}, got {json.dumps(value)}")
+
+    for key in ("dataset_name", "splitter_name"):
+        if not isinstance(info[key], str):
+            raise wrong(key, "a string", info[key])
+    for key in ("params", "n_interactions", "sha256"):
+        if not isinstance(info[key], dict):
+            raise wrong(key, "an object", info[key])
+    shape = info["shape"]
+    if not (isinstance(shape, list) and len(shape) == 2 and all(_is_count(n) for n in shape)):
+        raise wrong("shape", "a list of two non-negative integers", shape)
+    for name, count in info["n_interactions"].items():
+        if not _is_count(count):
+            raise wrong(f"n_interactions.{name}", "a non-negative integer", count)
+    for name, digest in info["sha256"].items():
+        if not (isinstance(digest, str) and len(digest) == 64):
+            raise wrong(f"sha256.{name}", "a hex sha256 string", digest)
+
+
 def _load_csr(path: Path) -> sp.csr_matrix:
+    if not zipfile.is_zipfile(path):
+        raise SplitFormatError(f"{path}: not a scipy sparse .npz file (not a zip archive)")
     try:
         matrix = sp.load_npz(path)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise SplitFormatError(f"{path}: unreadable sparse matrix ({error})") from None
+        raise SplitFormatError(f"{path}: not a scipy sparse .npz file ({error})") from None
     if matrix.format != "csr" or matrix.dtype != np.float32:
         raise SplitFormatError(f"{path}: expected a float32 CSR matrix, found {matrix.format} {matrix.dtype}")
     return matrix

@@ -12,7 +12,9 @@ Names and definitions follow the reference's ``Metafeatures/`` package:
 and caches them in ``split_dir/metafeatures.json`` (written atomically), tagged
 with the split's checksum, the landmarker seed, the landmarkers' NDCG gain (from
 ``split.json``'s ``value_kind``) and the list of names: a cache
-that does not match the current split and code is recomputed.
+that does not match the current split and code is recomputed. A split folder that
+cannot be written (a shared, read-only dataset) still works: the features are
+computed without caching, with one warning line on stderr.
 
     python -m Experiment_handler.metafeatures SPLIT_DIR
 
@@ -91,7 +93,12 @@ def load_or_compute_metafeatures(split_dir, seed: int = LANDMARKER_SEED) -> dict
     features = _cached(split_dir / CACHE_FILE, expected)
     if features is None:
         features = compute_metafeatures(load_split(split_dir).URM_train, seed, expected["ndcg_gain"])
-        write_json_atomic(split_dir / CACHE_FILE, {**expected, "package_version": __version__, "features": features})
+        try:
+            write_json_atomic(split_dir / CACHE_FILE,
+                              {**expected, "package_version": __version__, "features": features})
+        except OSError as error:
+            print(f"warning: cannot cache the meta-features in {split_dir} ({error.strerror}); "
+                  "computed without caching", file=sys.stderr)
     return features
 
 

@@ -2,7 +2,9 @@
 
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from Data_manager.cli_errors import run_cli
-from Data_manager.metafeatures import load_or_compute_metafeatures
+from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Experiment_handler import run_experiment
 from Experiment_handler.experiment import RESUME_KEYS
 from Experiment_handler.result_dir_lock import LOCK_NAME
@@ -250,3 +252,34 @@ def test_journal_samples_are_resumed_when_the_zip_is_behind(small_split, tmp_pat
     assert resumed["samples"] == complete["samples"]  # nothing recomputed, nothing lost
     assert "3 samples, 3 already finished" in (tmp_path / "experiment.log").read_text()
     assert not (tmp_path / JOURNAL_NAME).exists()
+
+
+# --- shared folders ---
+
+
+def test_result_files_follow_the_umask(small_split, tmp_path):
+    """Before: result.zip came out 0600, unreadable to another user or a VM's service account."""
+    previous = os.umask(0o022)
+    try:
+        run_ok(experiment_args(small_split, tmp_path / "out"))
+    finally:
+        os.umask(previous)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "out").iterdir()}
+    assert modes == {"result.zip": 0o644, "experiment.log": 0o644, LOCK_NAME: 0o644}
+
+
+def test_read_only_split_folder_still_runs(small_split, tmp_path):
+    shared = tmp_path / "shared_split"
+    shutil.copytree(small_split, shared, ignore=shutil.ignore_patterns("metafeatures.json"))
+    read_only(shared)
+    try:
+        result = run_module("Experiment_handler.run_experiment", *experiment_args(shared, tmp_path / "out"))
+    finally:
+        writable_again(shared)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()  # the reason depends on how the folder was made read-only
+    assert len(lines) == 1 and lines[0].startswith(f"warning: cannot cache the meta-features in {shared} (")
+    assert lines[0].endswith("); computed without caching")
+    metadata = read_result_metadata(tmp_path / "out" / "result.zip")
+    assert metadata["status"] == "complete" and len(metadata["dataset_features"]) == 383
+    assert not (shared / "metafeatures.json").exists()

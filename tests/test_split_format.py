@@ -1,5 +1,7 @@
 import hashlib
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -127,3 +129,58 @@ def test_rewrite_replaces_previous(written):
     (folder / "URM_test.npz").write_bytes(b"garbage")
     assert write_split(folder, _split()) == info
     assert load_split(folder).info == info
+
+
+def _replace_with_fresh_checksum(folder, name, content: bytes):
+    """Put ``content`` in place of ``name`` and record its sha256, as a hand edit would."""
+    (folder / name).write_bytes(content)
+    _edit_info(folder, lambda i: i["sha256"].update({name: hashlib.sha256(content).hexdigest()}))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"user,item,rating\n1,2,3\n", r"URM_test.npz: not a scipy sparse .npz file \(not a zip archive\)"),
+    (None, r"URM_test.npz: not a scipy sparse .npz file \("),
+])
+def test_foreign_matrix_file_is_named_as_such(written, content, message):
+    folder, _ = written
+    if content is None:  # a zip, but an ordinary numpy .npz rather than a sparse matrix
+        import io
+        buffer = io.BytesIO()
+        np.savez(buffer, values=np.arange(3))
+        content = buffer.getvalue()
+    _replace_with_fresh_checksum(folder, "URM_test.npz", content)
+    with pytest.raises(SplitFormatError, match=message) as error:
+        load_split(folder)
+    assert "pickled" not in str(error.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda i: i.update(shape=None), "field 'shape' must be a list of two non-negative integers, got null"),
+    (lambda i: i.update(shape=[3, "4"]), "field 'shape' must be a list of two non-negative integers"),
+    (lambda i: i.update(shape=[3]), "field 'shape' must be a list of two non-negative integers"),
+    (lambda i: i["n_interactions"].update(URM_test="3"),
+     "field 'n_interactions.URM_test' must be a non-negative integer, got \"3\""),
+    (lambda i: i["n_interactions"].update(URM_test=True), "field 'n_interactions.URM_test' must be a non-negative"),
+    (lambda i: i.update(params=[]), "field 'params' must be an object, got \\[\\]"),
+    (lambda i: i.update(dataset_name=7), "field 'dataset_name' must be a string, got 7"),
+    (lambda i: i["sha256"].update({"URM_test.npz": None}), "field 'sha256.URM_test.npz' must be a hex sha256"),
+])
+def test_split_json_field_of_the_wrong_type_is_named(written, change, message):
+    folder, _ = written
+    _edit_info(folder, change)
+    with pytest.raises(SplitFormatError, match=message) as error:
+        load_split(folder)
+    assert "\n" not in str(error.value)
+
+
+def test_split_folder_follows_the_umask(tmp_path):
+    """Before: the folder came out 0700 and split.json 0600 (temporary files renamed into place)."""
+    previous = os.umask(0o022)
+    try:
+        folder = split_folder(tmp_path, "Tiny", "DataSplitter_leave_k_out_last")
+        write_split(folder, _split())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()} == {
+        name: 0o644 for name in ("URM_train.npz", "URM_validation.npz", "URM_test.npz", "user_index.npy", "split.json")}
