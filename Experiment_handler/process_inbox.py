@@ -17,6 +17,12 @@ file and sample number: the same inbox always gives the same table. A summary
 follows: rows, datasets, algorithms, failed samples and, per dataset and split,
 the sample with the highest value of ``--metric`` (default
 ``test_metric_NDCG_cut_10``) among those that did not fail.
+
+A sample's identity is ``SAMPLE_IDENTITY``: its dataset, split checksum, algorithm,
+both seeds, ``exclude_seen`` (it changes every metric) and sample number. The same
+sample found in several zips (a result copied under two names, a re-run copied
+again) is kept once, from the zip whose name sorts first, with one warning line per
+zip that repeats another, naming both.
 """
 
 import argparse
@@ -41,6 +47,8 @@ DEFAULT_METRIC = "test_metric_NDCG_cut_10"
 METRIC_COLUMN = re.compile(r"^(test|val)_metric_(.+)_cut_(\d+)$")
 TRAILING_COLUMNS = ("time_on_train", "time_on_val", "time_on_test", "exception", "result_file")
 ROW_ORDER = ("dataset_name", "split_name", "alg_name", "result_file", "sample_number")
+SAMPLE_IDENTITY = ("dataset_name", "split_checksum", "alg_name", "alg_seed", "param_seed", "exclude_seen",
+                   "sample_number")
 
 
 def sample_rows(metadata: dict, result_file: str) -> list[dict]:
@@ -100,7 +108,7 @@ def build_table(rows: list[dict]) -> pd.DataFrame:
 
 
 def read_inbox(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Rows of every valid ``result_*.zip`` in ``folder``, and ``(name, reason)`` of each skipped one."""
+    """Rows of every valid ``result_*.zip`` in ``folder`` (in name order), and ``(name, reason)`` of each skipped one."""
     rows, skipped = [], []
     paths = sorted(path for path in folder.glob("result_*.zip") if path.is_file())
     for path in tqdm(paths, desc="result zips", unit="zip", file=sys.stderr, disable=None):
@@ -111,6 +119,24 @@ def read_inbox(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
             continue
         rows.extend(sample_rows(metadata, path.name))
     return rows, skipped
+
+
+def drop_repeated_samples(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """``rows`` with each ``SAMPLE_IDENTITY`` kept once (its first row), and one warning per repeating zip."""
+    first_file, kept = {}, []
+    repeats: dict[tuple[str, str], int] = {}
+    for row in rows:
+        identity = tuple(row[key] for key in SAMPLE_IDENTITY)
+        if identity in first_file:
+            pair = (row["result_file"], first_file[identity])
+            repeats[pair] = repeats.get(pair, 0) + 1
+        else:
+            first_file[identity] = row["result_file"]
+            kept.append(row)
+    warnings = [f"warning: {repeat} repeats {count} sample(s) of {original} (same dataset, split checksum, "
+                f"algorithm, seeds, exclude_seen and sample number); kept those of {original}"
+                for (repeat, original), count in sorted(repeats.items())]
+    return kept, warnings
 
 
 def write_table(table: pd.DataFrame, out_prefix: str) -> list[Path]:
@@ -168,6 +194,9 @@ def process_inbox(inbox: str, out_prefix: str, metric: str = DEFAULT_METRIC) -> 
         rows, skipped = read_inbox(folder)
     for name, reason in skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
+    rows, warnings = drop_repeated_samples(rows)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     table = build_table(rows)
     written = write_table(table, out_prefix)
     print(f"wrote {', '.join(map(str, written))}")

@@ -270,3 +270,32 @@ def test_metadata_schema_checks(inbox, damage, reason):
     with pytest.raises(ResultZipError) as caught:
         validate_metadata(metadata)
     assert reason in str(caught.value)
+
+
+def test_same_result_under_two_names_is_kept_once(inbox, processed, tmp_path):
+    """Before: 3 samples copied under a second name gave 6 rows, silently."""
+    copy = tmp_path / "inbox"
+    shutil.copytree(inbox, copy)
+    shutil.copy(copy / "result_b_itemknn.zip", copy / "result_z_again.zip")
+    result = run_module("Experiment_handler.process_inbox", copy, tmp_path / "meta")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: result_z_again.zip repeats 3 sample(s) of result_b_itemknn.zip (same dataset, split checksum, "
+        "algorithm, seeds, exclude_seen and sample number); kept those of result_b_itemknn.zip"]
+    table = pd.read_csv(tmp_path / "meta.csv", keep_default_na=False, na_values=[""])
+    _, original, _ = processed
+    assert len(table) == len(original)
+    assert "result_z_again.zip" not in set(table["result_file"])
+    assert (tmp_path / "meta.csv").read_bytes() == Path(f"{processed[0]}.csv").read_bytes()
+
+
+def test_identity_keeps_samples_that_differ_in_any_identity_field():
+    from Experiment_handler.process_inbox import SAMPLE_IDENTITY, drop_repeated_samples
+
+    base = {key: 0 for key in SAMPLE_IDENTITY} | {"result_file": "result_a.zip"}
+    variants = [base | {key: 1, "result_file": f"result_{key}.zip"} for key in SAMPLE_IDENTITY]
+    repeat = base | {"result_file": "result_b.zip", "time_on_train": 9.0}  # same sample, other timing
+    kept, warnings = drop_repeated_samples([base, *variants, repeat])
+    assert kept == [base, *variants]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: result_b.zip repeats 1 sample(s) of result_a.zip")

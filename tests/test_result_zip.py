@@ -1,9 +1,21 @@
 import json
+import tracemalloc
 import zipfile
 
 import pytest
 
-from Experiment_handler.result_zip import ResultZipError, read_result_metadata, write_result_zip
+from Experiment_handler import result_zip
+from Experiment_handler.evaluator import DEFAULT_CUTOFFS
+from Experiment_handler.experiment import MAX_EXCEPTION_CHARS
+from Experiment_handler.result_zip import (
+    MAX_METADATA_BYTES,
+    MAX_SAMPLES,
+    ResultZipError,
+    metadata_json,
+    read_result_metadata,
+    write_result_zip,
+)
+from tests.test_run_experiment import METRICS
 
 
 def metadata(**extra):
@@ -52,3 +64,55 @@ def test_damaged_or_foreign_zips(tmp_path, content, message):
                 archive.writestr(name, text)
     with pytest.raises(ResultZipError, match=message):
         read_result_metadata(path)
+
+
+def _zip_with_streamed_member(path, pieces):
+    """A zip whose metadata.json is the concatenation of ``pieces`` (bytes), written without holding it whole."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("metadata.json", "w", force_zip64=True) as member:
+            for piece in pieces:
+                member.write(piece)
+
+
+def test_whitespace_padding_is_refused_at_bounded_cost(tmp_path):
+    """Before: 250 MB of whitespace after a valid object was accepted with 686 MB peak memory."""
+    path = tmp_path / "result_padded.zip"
+    header = json.dumps(metadata()).encode()
+    _zip_with_streamed_member(path, [header] + [b" " * 2**20] * 250)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResultZipError, match="metadata.json is padded"):
+            read_result_metadata(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+def test_oversized_member_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(result_zip, "MAX_METADATA_BYTES", 2**20)
+    path = tmp_path / "result_big.zip"
+    _zip_with_streamed_member(path, [b'{"schema_version":1,"x":"', b"a" * 2**20, b'"}'])
+    with pytest.raises(ResultZipError, match="implausibly large"):
+        read_result_metadata(path)
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    path = tmp_path / "result_deep.zip"
+    _zip_with_streamed_member(path, [b"[" * 200_000, b"]" * 200_000])
+    with pytest.raises(ResultZipError, match="nested too deeply|not valid JSON"):
+        read_result_metadata(path)
+
+
+def test_largest_result_fits_under_the_read_limit():
+    """MAX_SAMPLES samples of the largest kind (every value at its longest) are readable."""
+    longest = -1.2345678901234567e-300
+    metrics = {metric: longest for metric in METRICS}
+    result = {str(cutoff): metrics for cutoff in DEFAULT_CUTOFFS}
+    sample = {"sample_number": MAX_SAMPLES - 1, "hyperparameters_source": f"random_{MAX_SAMPLES}",
+              "hyperparameters": {f"hyperparameter_{i}": longest for i in range(12)},
+              "time_on_train": longest, "time_on_validation": longest, "time_on_test": longest,
+              "result_on_validation": result, "result_on_test": result, "exception": "E" * MAX_EXCEPTION_CHARS}
+    features = {f"f_feature_number_{i}": longest for i in range(400)}
+    head = metadata_json(metadata(dataset_features=features, search_params={"original_split_path": "p" * 4096}))
+    assert len(head) + MAX_SAMPLES * (len(metadata_json(sample)) + 1) <= MAX_METADATA_BYTES
