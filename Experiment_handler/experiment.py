@@ -148,7 +148,7 @@ def resumed_samples(config: ExperimentConfig) -> list[dict]:
 
 
 def initial_metadata(config: ExperimentConfig, dataset_features: dict) -> dict:
-    """The zip's content before any new sample, with the samples resumed from the same experiment."""
+    """The zip's content but its samples, while the search runs."""
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "error",
@@ -156,7 +156,6 @@ def initial_metadata(config: ExperimentConfig, dataset_features: dict) -> dict:
         "search_params": config.search_params(),
         "environment": environment_info(),
         "dataset_features": dataset_features,
-        "samples": resumed_samples(config),
     }
 
 
@@ -192,8 +191,8 @@ def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: st
     return record
 
 
-def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dict) -> dict:
-    """Run (or resume) the search, recording each sample as it finishes; returns the final metadata.
+def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dict) -> None:
+    """Run (or resume) the search, recording each sample as it finishes.
 
     ``search_params.num_samples`` records the search's true size: the configurations it
     covers (fewer than asked when the space holds fewer), or the samples already
@@ -202,17 +201,19 @@ def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dic
     log = ExperimentLog(config.log_path)
     spec = get_algorithm(config.alg_name)
     metadata = initial_metadata(config, dataset_features)
-    done = {sample["sample_number"]: sample for sample in metadata["samples"]}
+    resumed = resumed_samples(config)
+    done = {sample["sample_number"]: sample["hyperparameters"] for sample in resumed}
     configurations = spec.sample_hyperparameters(config.num_samples, config.param_seed)
     metadata["search_params"]["num_samples"] = max(len(configurations), max(done, default=-1) + 1)
     log.write(f"{config.alg_name} on {config.dataset_name}/{config.split_name}: {len(configurations)} samples, "
               f"{len(done)} already finished")
-    writer = ResultWriter(config.result_dir, metadata, config.identity(), log.text)
+    writer = ResultWriter(config.result_dir, metadata, resumed, config.identity(), log.text)
+    del resumed
     writer.flush()
     with limited_threads():
         for number, (source, hyperparameters) in enumerate(configurations):
             if number in done:
-                if done[number]["hyperparameters"] != hyperparameters:
+                if done[number] != hyperparameters:
                     raise ResumeMismatch(f"sample {number} in {config.result_dir} has other hyperparameters")
                 continue
             log.write(f"sample {number} ({source}): {hyperparameters}")
@@ -224,7 +225,6 @@ def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dic
     metadata.pop("error")
     log.write("search complete")
     writer.flush()
-    return metadata
 
 
 def finish_interrupted(config: ExperimentConfig, status: str, error: str | None) -> dict | None:

@@ -40,11 +40,20 @@ class ResultZipError(ValueError):
     """A result zip that cannot be read or does not follow the contract."""
 
 
-def write_result_zip(path, metadata: dict, log_text: str = "") -> None:
-    """Write ``metadata`` (and the log) to the zip at ``path``, atomically."""
+def write_result_zip(path, metadata: dict, log_text: str = "", sample_texts: list[str] | None = None) -> None:
+    """Write ``metadata`` (and the log) to the zip at ``path``, atomically.
+
+    ``sample_texts``, when given, are the samples already serialized (``metadata_json(sample)``
+    each, in order): they stand for ``metadata["samples"]``, so a long search serializes each
+    sample once instead of at every rewrite.
+    """
     if metadata.get("status") not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {metadata.get('status')!r}")
-    text = metadata_json(metadata)
+    if sample_texts is None:
+        text = metadata_json(metadata)
+    else:
+        head = metadata_json({key: value for key, value in metadata.items() if key != "samples"})
+        text = head[:-1] + ',"samples":[' + ",".join(sample_texts) + "]}"
     if len(text) > MAX_METADATA_BYTES:  # ASCII: one byte per character
         raise ValueError(f"{METADATA_MEMBER} would be {len(text)} bytes, more than a reader accepts")
     buffer = io.BytesIO()
@@ -56,7 +65,10 @@ def write_result_zip(path, metadata: dict, log_text: str = "") -> None:
 
 def metadata_json(metadata: dict) -> str:
     """``metadata`` as compact, strict JSON (NaN and infinities as ``null``)."""
-    return json.dumps(_finite_or_null(metadata), separators=(",", ":"), allow_nan=False)
+    try:
+        return json.dumps(metadata, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: copy with nulls (slower, so only then)
+        return json.dumps(_finite_or_null(metadata), separators=(",", ":"), allow_nan=False)
 
 
 def _finite_or_null(value):

@@ -1,7 +1,6 @@
 """Memory budget for fitting: ``RECZILLA_MEMORY_LIMIT`` (bytes, or a suffix K/M/G), default 80% of the memory
 this process may use (the RAM, or its cgroup's limit when lower: ``Data_manager.machine_resources``)."""
 
-
 from Data_manager.machine_resources import default_memory_budget
 from Recommenders.settings import memory_limit_setting
 
