@@ -4,7 +4,17 @@ Users without test items are skipped. The others are ranked in blocks of
 ``block_users`` by the recommender's ``recommend`` (one ``block_users x n_items``
 score array at a time), once at the largest cutoff (seen items excluded when
 ``exclude_seen``), and every cutoff's metrics are read from that ranking.
+
+``SharedRankingEvaluator`` evaluates several hold-out matrices (validation and
+test) from one ranking: each user with items in any of them is ranked once,
+and each matrix's metrics are accumulated from those rankings in the same
+blocks of the same users as ``Evaluator`` would, so the metrics are identical
+(``==``) to separate evaluations wherever a user's scores do not depend on the
+other users scored with it (true of every model here; a dense BLAS product may
+round differently for a block of one user).
 """
+
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,10 +68,66 @@ class Evaluator:
         URM_train = recommender.URM_train_
         if URM_train.shape != self.URM_test.shape:
             raise ValueError(f"URM_train has shape {URM_train.shape} but URM_test has shape {self.URM_test.shape}")
+        return self.metrics_from(
+            lambda users: recommender.recommend(users, self.cutoffs[-1], exclude_seen=self.exclude_seen), URM_train)
+
+    def metrics_from(self, rank_users, URM_train) -> dict[int, dict[str, float]]:
+        """The metrics from ``rank_users(users) -> ranked`` (int32 ``len(users) x K``), called for
+        consecutive blocks of ``block_users`` of the evaluated users."""
         metrics = MetricsAccumulator(self.cutoffs, self.URM_test, item_popularity(URM_train), self.ndcg_gain)
         for start in range(0, self.users_to_evaluate.size, self.block_users):
             users = self.users_to_evaluate[start : start + self.block_users]
-            ranked = recommender.recommend(users, self.cutoffs[-1], exclude_seen=self.exclude_seen)
-            metrics.add(ranked, self.URM_test[users])
+            metrics.add(rank_users(users), self.URM_test[users])
         self.n_users_evaluated_ = metrics.n_users
         return metrics.results()
+
+class SharedRankingEvaluator:
+    """Evaluates recommenders against several hold-out matrices from one ranking per user.
+
+    ``holdouts``: ``{name: URM}`` (e.g. validation and test); the other arguments are
+    ``Evaluator``'s, shared by every matrix. ``evaluate(recommender)``
+    returns ``{name: {cutoff: {METRIC: value}}}``, each equal to ``Evaluator(URM).evaluate``,
+    and records the times: ``ranking_seconds_`` (ranking every user with hold-out items
+    once, in blocks of ``block_users``), ``metric_seconds_[name]`` (that matrix's metrics
+    from the stored rankings) and ``seconds_[name]``, the cost of evaluating that matrix
+    alone: ``ranking_seconds_`` times its share of the ranked users, plus its metric
+    seconds. The rankings are kept for the call: ``4 * users * max(cutoffs)`` bytes.
+    """
+
+    def __init__(self, holdouts: dict, cutoffs=DEFAULT_CUTOFFS, exclude_seen: bool = True,
+                 block_users: int = SCORE_BLOCK_USERS, ndcg_gain: str = "exponential"):
+        if not holdouts:
+            raise ValueError("holdouts must name at least one hold-out matrix")
+        self.evaluators = {name: Evaluator(URM, cutoffs, exclude_seen, block_users, ndcg_gain)
+                           for name, URM in holdouts.items()}
+        first = next(iter(self.evaluators.values()))
+        self.cutoffs, self.exclude_seen, self.block_users = first.cutoffs, first.exclude_seen, first.block_users
+        shapes = {evaluator.URM_test.shape for evaluator in self.evaluators.values()}
+        if len(shapes) > 1:
+            raise ValueError(f"the hold-out matrices differ in shape: {sorted(shapes)}")
+        self.users_to_rank = np.unique(np.concatenate([e.users_to_evaluate for e in self.evaluators.values()]))
+
+    def evaluate(self, recommender) -> dict[str, dict[int, dict[str, float]]]:
+        """Every metric at every cutoff of every hold-out matrix, from one ranking of each user."""
+        first = next(iter(self.evaluators.values()))
+        if not hasattr(recommender, "URM_train_"):
+            raise RuntimeError(f"{type(recommender).__name__} is not fitted: call fit() first")
+        URM_train = recommender.URM_train_
+        if URM_train.shape != first.URM_test.shape:
+            raise ValueError(f"URM_train has shape {URM_train.shape} but the hold-out matrices have shape "
+                             f"{first.URM_test.shape}")
+        start = time.perf_counter()
+        blocks = [recommender.recommend(self.users_to_rank[begin : begin + self.block_users], self.cutoffs[-1],
+                                        exclude_seen=self.exclude_seen)
+                  for begin in range(0, self.users_to_rank.size, self.block_users)]
+        ranked = np.vstack(blocks)
+        self.ranking_seconds_ = time.perf_counter() - start
+        results, self.metric_seconds_, self.seconds_ = {}, {}, {}
+        for name, evaluator in self.evaluators.items():
+            start = time.perf_counter()
+            results[name] = evaluator.metrics_from(
+                lambda users: ranked[np.searchsorted(self.users_to_rank, users)], URM_train)
+            self.metric_seconds_[name] = time.perf_counter() - start
+            share = evaluator.users_to_evaluate.size / self.users_to_rank.size
+            self.seconds_[name] = self.ranking_seconds_ * share + self.metric_seconds_[name]
+        return results

@@ -1,8 +1,10 @@
 """One experiment: a dataset split, an algorithm, and a random search of its hyperparameters.
 
 ``run_search`` fits the default configuration and then the Sobol samples, each
-evaluated on validation and test, recording every sample as it finishes
-(``Experiment_handler.result_store``: a journal, and the zip on a schedule).
+evaluated on validation and test from one ranking (``SharedRankingEvaluator``:
+``time_on_validation``/``time_on_test`` are what evaluating that set alone costs,
+``time_on_ranking`` the shared ranking's seconds), recording every sample as it
+finishes (``Experiment_handler.result_store``: a journal, and the zip on a schedule).
 A sample that raises records ``"ClassName: message"`` and the search goes on.
 Running again into the same result_dir resumes: finished samples are kept.
 """
@@ -20,7 +22,7 @@ import scipy
 
 from Data_manager.split_format import DataSplit
 from Data_manager.version import __version__
-from Experiment_handler.evaluator import DEFAULT_CUTOFFS, Evaluator
+from Experiment_handler.evaluator import DEFAULT_CUTOFFS, SharedRankingEvaluator
 from Experiment_handler.metrics import check_ndcg_gain, ndcg_gain_for
 from Experiment_handler.result_store import JOURNAL_NAME, JournalMismatch, ResultWriter, load_samples
 from Experiment_handler.result_zip import SCHEMA_VERSION, ResultZipError, write_result_zip
@@ -169,6 +171,7 @@ def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: st
         "time_on_train": None,
         "time_on_validation": None,
         "time_on_test": None,
+        "time_on_ranking": None,
         "result_on_validation": None,
         "result_on_test": None,
         "exception": None,
@@ -180,11 +183,13 @@ def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: st
         model = spec.recommender_class(seed=config.alg_seed)
         model.fit(split.URM_train, **spec.fit_args, **hyperparameters)
         record["time_on_train"] = time.perf_counter() - start
-        for part, matrix in (("validation", split.URM_validation), ("test", split.URM_test)):
-            start = time.perf_counter()
-            result = Evaluator(matrix, cutoffs=DEFAULT_CUTOFFS, exclude_seen=config.exclude_seen,
-                               ndcg_gain=config.ndcg_gain).evaluate(model)
-            record[f"time_on_{part}"] = time.perf_counter() - start
+        evaluator = SharedRankingEvaluator({"validation": split.URM_validation, "test": split.URM_test},
+                                           cutoffs=DEFAULT_CUTOFFS, exclude_seen=config.exclude_seen,
+                                           ndcg_gain=config.ndcg_gain)
+        results = evaluator.evaluate(model)
+        record["time_on_ranking"] = evaluator.ranking_seconds_
+        for part, result in results.items():
+            record[f"time_on_{part}"] = evaluator.seconds_[part]
             record[f"result_on_{part}"] = {str(cutoff): metrics for cutoff, metrics in result.items()}
     except Exception as error:  # a failing sample is data: record it and go on
         record["exception"] = describe_exception(error)

@@ -10,7 +10,8 @@ zips are listed with the reason and skipped. ``OUT_PREFIX.csv`` (and
 the columns of the contract, in this order: the ``search_params`` fields,
 ``sample_number``, ``hyperparameters_source``, ``param_<name>``, ``f_<feature>``,
 ``test_metric_<METRIC>_cut_<k>``, ``val_metric_<METRIC>_cut_<k>``,
-``time_on_train``, ``time_on_val``, ``time_on_test``, ``exception``,
+``time_on_train``, ``time_on_val``, ``time_on_test``, ``time_on_ranking`` (empty for
+results made before the shared ranking), ``exception``,
 ``result_file`` (the zip's name in the inbox). Names within a group are sorted
 (metrics by name, then by cutoff), rows by dataset, split, algorithm, result
 file and sample number: the same inbox always gives the same table. A summary
@@ -45,7 +46,7 @@ from Experiment_handler.result_zip_validation import SEARCH_PARAMS, validate_res
 
 DEFAULT_METRIC = "test_metric_NDCG_cut_10"
 METRIC_COLUMN = re.compile(r"^(test|val)_metric_(.+)_cut_(\d+)$")
-TRAILING_COLUMNS = ("time_on_train", "time_on_val", "time_on_test", "exception", "result_file")
+TRAILING_COLUMNS = ("time_on_train", "time_on_val", "time_on_test", "time_on_ranking", "exception", "result_file")
 ROW_ORDER = ("dataset_name", "split_name", "alg_name", "result_file", "sample_number")
 SAMPLE_IDENTITY = ("dataset_name", "split_checksum", "alg_name", "alg_seed", "param_seed", "exclude_seen",
                    "sample_number")
@@ -65,7 +66,8 @@ def sample_rows(metadata: dict, result_file: str) -> list[dict]:
             for cutoff, metrics in (sample[key] or {}).items():
                 row.update({f"{prefix}_metric_{metric}_cut_{cutoff}": value for metric, value in metrics.items()})
         row.update(time_on_train=sample["time_on_train"], time_on_val=sample["time_on_validation"],
-                   time_on_test=sample["time_on_test"], exception=sample["exception"], result_file=result_file)
+                   time_on_test=sample["time_on_test"], time_on_ranking=sample.get("time_on_ranking"),
+                   exception=sample["exception"], result_file=result_file)
         rows.append(row)
     return rows
 

@@ -73,9 +73,9 @@ def _check_sample(where: str, sample) -> None:
     hyperparameters = sample["hyperparameters"]
     if not isinstance(hyperparameters, dict) or not all(isinstance(v, _SCALARS) for v in hyperparameters.values()):
         raise ResultZipError(f"{where}.hyperparameters: expected an object of plain values")
-    for key in ("time_on_train", "time_on_validation", "time_on_test"):
-        if not (_is_number(sample[key]) or sample[key] is None):
-            raise ResultZipError(f"{where}.{key}: {sample[key]!r} is not a number or null")
+    for key in ("time_on_train", "time_on_validation", "time_on_test", "time_on_ranking"):
+        if not (_is_number(sample.get(key)) or sample.get(key) is None):
+            raise ResultZipError(f"{where}.{key}: {sample.get(key)!r} is not a number or null")
     if not isinstance(sample["exception"], (str, type(None))):
         raise ResultZipError(f"{where}.exception: not a string or null")
     _check_metrics(f"{where}.result_on_validation", sample["result_on_validation"])
