@@ -130,3 +130,17 @@ def test_estimate_covers_the_dense_gram_when_it_fits(monkeypatch):
     n_users, n_items, nnz = 20_000, 8_000, 800_000
     estimate = SLIMElasticNetRecommender.estimate_memory_bytes(n_users, n_items, nnz, topK=100)
     assert estimate >= slim_elastic_net.dense_gram_bytes(n_items)
+
+
+def test_registry_samples_fit_through_run_experiment(small_split, tmp_path):
+    from Experiment_handler.result_zip import read_result_metadata
+    from tests.conftest import run_module
+    from tests.test_run_experiment import experiment_args
+
+    args = experiment_args(small_split, tmp_path, alg="SLIMElasticNetRecommender", samples=8, time_limit=300)
+    result = run_module("Experiment_handler.run_experiment", *args)
+    assert result.returncode == 0, result.stderr
+    samples = read_result_metadata(tmp_path / "result.zip")["samples"]
+    assert len(samples) == 8 and all(sample["exception"] is None for sample in samples)
+    assert all(0 <= sample["time_on_ranking"] <= sample["time_on_test"] + sample["time_on_validation"]
+               for sample in samples)
