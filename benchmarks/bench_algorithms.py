@@ -18,8 +18,21 @@ Baselines, measured in the same run with the same threads:
 
 Iterative models also get a table of seconds per epoch over a few epochs.
 
+SLIM ElasticNet (``--slim``): our kernel's fit against the scikit-learn per-item loop
+(the previous implementation and the reference's solver: ``ElasticNet`` per item,
+``selection="random"``, ``tol=1e-4``, ``max_iter=100``) at ``topK`` 100 and 1000
+(``alpha=1e-3``, ``l1_ratio=0.1``), 1 and 2 threads, fit seconds and peak RSS. The
+scikit-learn loop is timed on ``--slim-items`` evenly spaced items and projected to
+all items. ``--slim-large`` also times our fit on a MovieLens-20M-sized synthetic
+split (138,000 x 27,000 x 20,000,000; needs ~8 GiB), or with ``--slim-large-items N``
+only N of its items (per-item seconds, projected).
+
+Shared ranking (``--samples``): a whole sample (fit + validation + test) of ItemKNN
+cosine, EASE-R, PureSVD and TopPop, evaluating validation and test separately (two
+``Evaluator`` runs, as before) and from one ranking (``SharedRankingEvaluator``).
+
     python benchmarks/bench_algorithms.py [--algorithms A B ...] [--configs default large]
-        [--threads N] [--skip-algorithms] [--skip-baselines]
+        [--threads N] [--skip-algorithms] [--skip-baselines] [--slim] [--samples]
 
 To benchmark another algorithm, append a ``BenchEntry`` to ``ENTRIES``.
 """
@@ -350,6 +363,166 @@ def child(command: list[str], threads: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# ---- SLIM ElasticNet: our kernel vs the scikit-learn per-item loop ----
+
+SLIM_CONFIG = {"l1_ratio": 0.1, "alpha": 1e-3}
+
+
+def sklearn_slim_seconds(URM_train: sp.csr_matrix, items: np.ndarray, top_k: int) -> float:
+    """Seconds of the scikit-learn per-item loop (the reference's solver settings) on ``items``, in
+    ``configured_threads()`` threads (scikit-learn's coordinate descent releases the GIL)."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import ElasticNet
+
+    X = sp.csc_matrix(URM_train, dtype=np.float32)
+    chunks = np.array_split(items, configured_threads())
+
+    def solve(chunk):
+        own = X.copy()
+        model = ElasticNet(alpha=SLIM_CONFIG["alpha"], l1_ratio=SLIM_CONFIG["l1_ratio"], positive=True,
+                           fit_intercept=False, copy_X=False, precompute=False, selection="random", max_iter=100,
+                           tol=1e-4, random_state=0)
+        for item in chunk:
+            start, stop = own.indptr[item], own.indptr[item + 1]
+            target = np.zeros(own.shape[0], dtype=np.float32)
+            target[own.indices[start:stop]] = own.data[start:stop]
+            saved = own.data[start:stop].copy()
+            own.data[start:stop] = 0.0
+            model.fit(own, target, check_input=False)
+            own.data[start:stop] = saved
+            np.argsort(-model.coef_)[:top_k]
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            list(pool.map(solve, chunks))
+    return time.perf_counter() - start
+
+
+def measure_slim(implementation: str, top_k: int, n_sample_items: int) -> dict:
+    """Fit seconds (all items; scikit-learn: projected from ``n_sample_items``) and peak RSS."""
+    from Recommenders.slim_elastic_net import SLIMElasticNetRecommender
+
+    URM_train, _ = benchmark_split()
+    n_items = URM_train.shape[1]
+    with limited_threads():
+        if implementation == "ours":
+            start = time.perf_counter()
+            model = SLIMElasticNetRecommender().fit(URM_train, topK=top_k, **SLIM_CONFIG)
+            seconds = time.perf_counter() - start
+            extra = {"converged": float(model.converged_.mean()), "mean_sweeps": float(model.sweeps_.mean())}
+        else:
+            items = np.linspace(0, n_items - 1, n_sample_items).astype(np.int64)
+            seconds = sklearn_slim_seconds(URM_train, items, top_k) * n_items / items.size
+            extra = {"timed_items": int(items.size)}
+    return {"fit_s": seconds, "peak_rss_mib": peak_rss_mib(), **extra}
+
+
+def measure_slim_large(n_items_timed: int) -> dict:
+    """Our SLIM fit (default solver, topK 100, ``SLIM_CONFIG``) on a MovieLens-20M-sized synthetic split:
+    all items, or the kernel on ``n_items_timed`` evenly spaced items (seconds projected to all)."""
+    from Data_manager.synthetic import SyntheticConfig
+    from Recommenders import _elastic_net, slim_elastic_net
+    from Recommenders.matrix_products import csr_arrays, gram_matrix
+
+    start = time.perf_counter()
+    config = SyntheticConfig(n_users=138_000, n_items=27_000, n_interactions=20_000_000, seed=20)
+    URM = generate_synthetic("MovieLens20MSized", config).URM_all
+    generate_s = time.perf_counter() - start
+    rss_data = peak_rss_mib()
+    n_users, n_items = URM.shape
+    with limited_threads():
+        start = time.perf_counter()
+        if n_items_timed <= 0:
+            model = slim_elastic_net.SLIMElasticNetRecommender().fit(URM, topK=100, **SLIM_CONFIG)
+            gram_s, converged = float("nan"), float(model.converged_.mean())
+        else:
+            X = sp.csc_matrix(URM, dtype=np.float32)
+            dense = gram_matrix(URM)
+            gram_s = time.perf_counter() - start
+            items = np.linspace(0, n_items - 1, n_items_timed).astype(np.int32)
+            start = time.perf_counter()
+            result = _elastic_net.slim_elastic_net(
+                *csr_arrays(X), n_users, dense, np.zeros(1, np.int64), np.zeros(0, np.int32),
+                np.zeros(0, np.float32), np.diag(dense).astype(np.float64), items,
+                n_users * SLIM_CONFIG["alpha"] * SLIM_CONFIG["l1_ratio"],
+                n_users * SLIM_CONFIG["alpha"] * (1 - SLIM_CONFIG["l1_ratio"]), slim_elastic_net.TOL,
+                slim_elastic_net.MAX_ITER, 100, min(n_items, slim_elastic_net.MAX_WORKING_SET),
+                n_threads=configured_threads())
+            converged = float(result[4].mean())
+        seconds = time.perf_counter() - start
+    per_item = seconds / (n_items if n_items_timed <= 0 else n_items_timed)
+    return {"shape": [n_users, n_items, int(URM.nnz)], "generate_s": generate_s, "gram_s": gram_s,
+            "solve_s": seconds, "per_item_s": per_item, "projected_fit_s": per_item * n_items
+            + (0 if n_items_timed <= 0 else gram_s), "converged": converged, "data_rss_mib": rss_data,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+# ---- a whole sample (fit + validation + test): separate evaluations vs one shared ranking ----
+
+SAMPLE_ALGORITHMS = ["ItemKNNCF_cosine", "EASE_R_Recommender", "PureSVDRecommender", "TopPop"]
+
+
+def measure_sample(name: str, mode: str) -> dict:
+    """Fit + validation + test seconds of the registry default, the held-out 20% split in two halves."""
+    from Experiment_handler.evaluator import DEFAULT_CUTOFFS, Evaluator, SharedRankingEvaluator
+
+    URM_train, URM_held_out = benchmark_split()
+    held_out = URM_held_out.tocoo()
+    to_validation = np.random.default_rng(1).random(held_out.nnz) < 0.5
+    validation, test = (sp.csr_matrix((held_out.data[m], (held_out.row[m], held_out.col[m])), shape=held_out.shape)
+                        for m in (to_validation, ~to_validation))
+    spec = get_algorithm(name)
+    with limited_threads():
+        start = time.perf_counter()
+        model = spec.recommender_class(seed=0).fit(URM_train, **spec.fit_args, **spec.space.default)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        if mode == "separate":
+            results = {part: Evaluator(URM, DEFAULT_CUTOFFS).evaluate(model)
+                       for part, URM in (("validation", validation), ("test", test))}
+        else:
+            results = SharedRankingEvaluator({"validation": validation, "test": test}, DEFAULT_CUTOFFS).evaluate(model)
+        evaluation_s = time.perf_counter() - start
+    return {"fit_s": fit_s, "evaluation_s": evaluation_s, "test_ndcg_10": results["test"][10]["NDCG"]}
+
+
+def report_slim(threads_list: list[int], n_sample_items: int) -> None:
+    print("| SLIM ElasticNet (alpha 1e-3, l1_ratio 0.1) | threads | ours fit s | scikit-learn loop s (projected) "
+          "| ours / scikit-learn | ours peak RSS MiB | scikit-learn peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for top_k in (100, 1000):
+        for threads in threads_list:
+            ours = child(["slim", "ours", str(top_k), "0"], threads)
+            theirs = child(["slim", "sklearn", str(top_k), str(n_sample_items)], threads)
+            if "error" in ours or "error" in theirs:
+                print(f"| topK {top_k} | {threads} | {ours.get('error', '')} | {theirs.get('error', '')} | | | |")
+                continue
+            print(f"| topK {top_k} | {threads} | {ours['fit_s']:.2f} | {theirs['fit_s']:.1f} "
+                  f"({theirs['timed_items']} items) | {ours['fit_s'] / theirs['fit_s']:.3f} | "
+                  f"{ours['peak_rss_mib']:.0f} | {theirs['peak_rss_mib']:.0f} |", flush=True)
+    print()
+
+
+def report_samples(threads: int) -> None:
+    print("| whole sample (default config) | fit s | separate val + test s | shared ranking s | shared / separate |")
+    print("|---|---:|---:|---:|---:|")
+    for name in SAMPLE_ALGORITHMS:
+        separate = child(["sample", name, "separate"], threads)
+        shared = child(["sample", name, "shared"], threads)
+        if "error" in separate or "error" in shared:
+            print(f"| {name} | {separate.get('error', '')} | {shared.get('error', '')} | | |")
+            continue
+        assert separate["test_ndcg_10"] == shared["test_ndcg_10"]
+        print(f"| {name} | {shared['fit_s']:.2f} | {separate['evaluation_s']:.2f} | {shared['evaluation_s']:.2f} | "
+              f"{shared['evaluation_s'] / separate['evaluation_s']:.2f} |", flush=True)
+    print()
+
+
 def run_child(arguments: list[str]) -> dict:
     kind, *rest = arguments
     if kind == "algorithm":
@@ -364,6 +537,12 @@ def run_child(arguments: list[str]) -> dict:
         return measure_epochs(rest[0], rest[1])
     if kind == "implicit":
         return measure_implicit_baselines(int(os.environ["RECZILLA_THREADS"]))
+    if kind == "slim":
+        return measure_slim(rest[0], int(rest[1]), int(rest[2]))
+    if kind == "slim-large":
+        return measure_slim_large(int(rest[0]))
+    if kind == "sample":
+        return measure_sample(rest[0], rest[1])
     raise ValueError(f"unknown child measurement {kind!r}")
 
 
@@ -378,6 +557,11 @@ def main() -> None:
     parser.add_argument("--ease-repeats", type=int, default=1, help="the EASE-R baseline (minutes a round)")
     parser.add_argument("--skip-algorithms", action="store_true")
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--slim", action="store_true", help="SLIM ElasticNet: ours vs the scikit-learn loop")
+    parser.add_argument("--slim-items", type=int, default=400, help="items timed of the scikit-learn loop")
+    parser.add_argument("--slim-large", action="store_true", help="SLIM on a MovieLens-20M-sized split (~8 GiB)")
+    parser.add_argument("--slim-large-items", type=int, default=0, help="time only this many of its items")
+    parser.add_argument("--samples", action="store_true", help="whole samples: separate vs shared ranking")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -387,6 +571,14 @@ def main() -> None:
     if unknown:
         parser.error(f"not in ENTRIES: {', '.join(sorted(unknown))}")
     URM_train, URM_test = benchmark_split()
+    if args.slim or args.samples or args.slim_large:
+        if args.slim:
+            report_slim(sorted({1, args.threads}), args.slim_items)
+        if args.samples:
+            report_samples(args.threads)
+        if args.slim_large:
+            print(json.dumps(child(["slim-large", str(args.slim_large_items)], args.threads)))
+        return
     print(f"SyntheticLarge: {URM_train.shape[0]} users x {URM_train.shape[1]} items, train {URM_train.nnz}, "
           f"test {URM_test.nnz} interactions; {args.threads} thread(s)\n")
     if not args.skip_algorithms:
