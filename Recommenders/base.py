@@ -60,11 +60,17 @@ class BaseRecommender:
         return registry_defaults(cls, given or {})
 
     @classmethod
+    def with_defaults(cls, hyperparameters: dict) -> dict:
+        """``hyperparameters`` completed with the registry's defaults of the ones not given."""
+        return {**cls.default_hyperparameters(hyperparameters), **hyperparameters}
+
+    @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
         """Estimated peak bytes that fitting and evaluating add to the loaded data: by
         default one copy of the CSR training matrix (its conversion) plus
         ``evaluation_memory_bytes``. Every estimate is an upper bound of the measured
-        peak (``tests/test_memory_estimates.py``, ``benchmarks/bench_memory_estimates.py``)."""
+        peak (``tests/test_memory_estimates.py``, ``benchmarks/bench_memory_estimates.py``).
+        Overrides read the hyperparameters through ``with_defaults``, as ``fit`` does."""
         csr_bytes = n_interactions * 8 + (n_users + 1) * 8
         return csr_bytes + evaluation_memory_bytes(n_items, n_interactions)
 
@@ -74,7 +80,7 @@ class BaseRecommender:
         Hyperparameters not given take the registry's defaults (``default_hyperparameters``),
         so ``fit(URM)`` is the search's default configuration.
         """
-        hyperparameters = {**self.default_hyperparameters(hyperparameters), **hyperparameters}
+        hyperparameters = self.with_defaults(hyperparameters)
         URM = as_csr_float32(URM_train)
         n_users, n_items = URM.shape
         if n_users == 0 or n_items == 0:

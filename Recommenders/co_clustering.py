@@ -35,7 +35,8 @@ class CoClustering(BaseRecommender):
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
         """Base estimate + the ratings by item + cluster tables + float64 scores of one block."""
-        clusters = hyperparameters.get("n_cltr_u", 3) * hyperparameters.get("n_cltr_i", 3) * 32
+        hyperparameters = cls.with_defaults(hyperparameters)
+        clusters = hyperparameters["n_cltr_u"] * hyperparameters["n_cltr_i"] * 32
         by_item = n_interactions * 8 + (n_items + 1) * 8
         per_row = (n_users + n_items) * 24
         return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + clusters + by_item + per_row

@@ -87,8 +87,8 @@ class EASE_R_Recommender(ItemSimilarityRecommender):
         self.W_ = B if topK is None else column_top_k(B, topK)
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, topK: int | None = None,
-                              **hyperparameters) -> int:
+    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
+        topK = cls.with_defaults(hyperparameters)["topK"]
         dense = 4 * n_items * n_items + 2 * _BLOCK * n_items * 4
         top_k = 0 if topK is None else top_k_memory_bytes(n_items, n_items, topK)
         return BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions) + dense + top_k \

@@ -56,8 +56,8 @@ class _RandomWalkRecommender(ItemSimilarityRecommender):
     """Shared memory estimate: the URM copies, the row cut and the column cut."""
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, topK: int = 100,
-                              **hyperparameters) -> int:
+    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
+        topK = cls.with_defaults(hyperparameters)["topK"]
         copies = 4 * (n_interactions * 8 + (n_users + 1) * 8)
         return (BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions)
                 + copies + 2 * top_k_memory_bytes(n_items, n_items, topK))

@@ -62,7 +62,7 @@ class IALSRecommender(LatentFactorRecommender):
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
         """Base estimate (which holds one block of scores) + ``C`` in CSR and CSC + float32 factors
         + the two float64 copies of the larger factor matrix that build ``Y^T Y``."""
-        factors = {**cls.default_hyperparameters(), **hyperparameters}["num_factors"]
+        factors = cls.with_defaults(hyperparameters)["num_factors"]
         confidence_matrices = 2 * (n_interactions * 8 + max(n_users, n_items) * 8)
         return (
             super().estimate_memory_bytes(n_users, n_items, n_interactions)

@@ -39,8 +39,8 @@ class _KNNCF:
                                      normalize=normalize, **similarity_args)
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, topK: int = 50,
-                              **hyperparameters) -> int:
+    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
+        topK = cls.with_defaults(hyperparameters)["topK"]
         n = cls._n_compared(n_users, n_items)
         copies = 3 * (n_interactions * 8 + (max(n_users, n_items) + 1) * 8)  # weighted URM, its CSC and CSR
         return (BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions)

@@ -56,7 +56,7 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
         """Base estimate + float64 factors (and their optimizer state) + float64 scores of one block."""
-        hyperparameters = {**cls.default_hyperparameters(), **hyperparameters}
+        hyperparameters = cls.with_defaults(hyperparameters)
         factors = hyperparameters["num_factors"]
         copies = 1 + STATE_COPIES.get(hyperparameters["sgd_mode"], 2)
         p_rows = n_items if cls.P_ROWS_ARE_ITEMS else n_users

@@ -59,11 +59,11 @@ class NMFRecommender(LatentFactorRecommender):
         self.item_factors_ = np.ascontiguousarray(model.components_.T, dtype=np.float32)
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, num_factors: int = 100,
-                              **hyperparameters) -> int:
+    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
         """Latent-factor estimate with 4 working copies (the nndsvda initialisation's SVD takes 3,
         the multiplicative updates' numerators and denominators 2) + 2 float64 values per
         interaction (the Kullback-Leibler loss's ratios)."""
+        num_factors = cls.with_defaults(hyperparameters)["num_factors"]
         return latent_factor_memory_bytes(n_users, n_items, n_interactions, num_factors, working_copies=4) \
             + 2 * n_interactions * 8
 

@@ -29,8 +29,8 @@ class PureSVDRecommender(LatentFactorRecommender):
         self.item_factors_ = np.ascontiguousarray(VT.T, dtype=np.float32)
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, num_factors: int = 100,
-                              **hyperparameters) -> int:
+    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
+        num_factors = cls.with_defaults(hyperparameters)["num_factors"]
         return latent_factor_memory_bytes(n_users, n_items, n_interactions, num_factors, working_copies=3)
 
 

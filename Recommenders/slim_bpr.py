@@ -62,8 +62,9 @@ class SLIM_BPR_Cython(BaseRecommender):
         """Base estimate + the similarity storage (dense matrix, or sparse rows of at most ``topK``
         entries plus the growth between two prunings) + the top-k model (twice, for one transpose)
         + optimizer state + one block of scores and its sparse product."""
-        top_k = min(hyperparameters.get("topK", 200), n_items)
-        if use_sparse_weights(n_items, hyperparameters.get("train_with_sparse_weights")):
+        hyperparameters = cls.with_defaults(hyperparameters)
+        top_k = min(hyperparameters["topK"], n_items)
+        if use_sparse_weights(n_items, hyperparameters["train_with_sparse_weights"]):
             storage = SPARSE_ENTRY_BYTES * (top_k * n_items + 2 * n_interactions // 5 + 8 * n_items)
         else:
             storage = dense_bytes(n_items) + TOP_K_BLOCK_ROWS * n_items * 24

@@ -117,11 +117,10 @@ class SLIMElasticNetRecommender(ItemSimilarityRecommender):
                 + csc_bytes + results + workspaces)
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, topK: int = 100,
-                              **hyperparameters) -> int:
+    def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
         """The fit's peak without the Gram matrix, plus the Gram matrix: dense when it fits the budget,
         else the fit refuses a sparse one that would not fit (``MemoryEstimateExceeded``)."""
-        rest = cls._bytes_without_gram(n_users, n_items, n_interactions, topK)
+        rest = cls._bytes_without_gram(n_users, n_items, n_interactions, cls.with_defaults(hyperparameters)["topK"])
         return rest + min(dense_gram_bytes(n_items), max(memory_limit_bytes() - rest, 0))
 
 

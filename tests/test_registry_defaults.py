@@ -58,3 +58,13 @@ def test_the_variant_argument_picks_its_entry_and_defaults_to_one():
     assert ItemKNNCF.default_hyperparameters()["similarity"] == "cosine"
     assert ItemKNNCF.default_hyperparameters({"similarity": "tversky"})["similarity"] == "tversky"
     assert ItemKNNCF.default_hyperparameters()["topK"] == ALGORITHMS["ItemKNNCF_cosine"].space.default["topK"]
+
+
+@pytest.mark.parametrize("name", list(ALGORITHMS))
+def test_memory_estimate_without_hyperparameters_is_the_registry_defaults_one(name):
+    spec = ALGORITHMS[name]
+    cls = spec.recommender_class
+    variant = {} if cls.VARIANT_ARGUMENT is None else {cls.VARIANT_ARGUMENT[0]: spec.fit_args[cls.VARIANT_ARGUMENT[0]]}
+    shape = (5_000, 2_000, 100_000)
+    assert cls.estimate_memory_bytes(*shape, **variant) == cls.estimate_memory_bytes(
+        *shape, **spec.fit_args, **spec.space.default)
