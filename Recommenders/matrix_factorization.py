@@ -31,6 +31,7 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS
 from Recommenders.bpr_positives import bpr_positives
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.latent_factors import LatentFactorRecommender
 
 #: Reference defaults (``algorithm_handler.py``).
@@ -86,8 +87,7 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
         state = {name: optimizer_state_arrays(sgd_mode, array.shape) for name, array in parameters.items()}
         engine = MatrixFactorizationSGD(
             self.MODEL,
-            URM_train.indptr.astype(np.int32),
-            URM_train.indices.astype(np.int32),
+            *kernel_csr_arrays(URM_train),
             URM_train.data.astype(np.float32),
             P, Q, user_bias, item_bias, global_bias, state,
             sgd_mode=sgd_mode, use_bias=use_bias, seed_sequence=sample_seed, **engine_arguments,
