@@ -62,7 +62,8 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
         copies = 1 + STATE_COPIES.get(hyperparameters["sgd_mode"], 2)
         p_rows = n_items if cls.P_ROWS_ARE_ITEMS else n_users
         parameters = (p_rows + n_items) * (factors + 1) * 8 * copies
-        user_vectors = n_users * factors * 8 if cls.P_ROWS_ARE_ITEMS else 0
+        # AsySVD: the users' vectors from their profiles, in float64 twice (the product, then scaled) and float32
+        user_vectors = n_users * factors * 20 if cls.P_ROWS_ARE_ITEMS else 0
         batch = 3 * hyperparameters["batch_size"] * (factors + 1) * 8
         scores = SCORE_BLOCK_USERS * n_items * 8
         base = super().estimate_memory_bytes(n_users, n_items, n_interactions)
