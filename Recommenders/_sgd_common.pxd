@@ -138,7 +138,7 @@ cdef inline double* data_or_null_2d(double[:, ::1] array) noexcept:
 # ---------------------------------------------------------------- sampling
 
 cdef struct Profiles:
-    const int* indptr
+    const long long* indptr
     const int* indices
     const float* data
     const int* eligible_users
@@ -146,7 +146,7 @@ cdef struct Profiles:
 
 
 
-cdef Profiles make_profiles(const int[::1] indptr, const int[::1] indices, const float[::1] data,
+cdef Profiles make_profiles(const long long[::1] indptr, const int[::1] indices, const float[::1] data,
                             const int[::1] eligible_users, Py_ssize_t n_items)
 
 

@@ -35,7 +35,7 @@ def optimizer_state_arrays(str sgd_mode, shape):
     return s1, s2
 
 
-cdef Profiles make_profiles(const int[::1] indptr, const int[::1] indices, const float[::1] data,
+cdef Profiles make_profiles(const long long[::1] indptr, const int[::1] indices, const float[::1] data,
                             const int[::1] eligible_users, Py_ssize_t n_items):
     cdef Profiles p
     p.indptr = &indptr[0]
@@ -48,7 +48,10 @@ cdef Profiles make_profiles(const int[::1] indptr, const int[::1] indices, const
 
 
 def eligible_users(indptr, Py_ssize_t n_items):
-    """Users with at least one and fewer than ``n_items`` interactions, as int32."""
+    """Users with at least one and fewer than ``n_items`` interactions, as int32 (``ValueError``
+    for 2^31 users or more, which int32 cannot number)."""
+    if len(indptr) - 1 >= 2**31:
+        raise ValueError(f"the SGD kernels number at most 2147483647 users with int32, got {len(indptr) - 1}")
     lengths = np.diff(np.asarray(indptr))
     users = np.flatnonzero((lengths > 0) & (lengths < n_items)).astype(np.int32)
     if users.size == 0:

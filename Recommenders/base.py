@@ -36,10 +36,10 @@ def as_csr_float32(matrix) -> sp.csr_matrix:
 
 
 def evaluation_memory_bytes(n_items: int, n_interactions: int) -> int:
-    """What an evaluation adds: the larger of the training popularity's temporary arrays
-    (5 bytes per interaction) and one float32 block of scores with its metrics' arrays."""
-    return max(n_interactions * 5, SCORE_BLOCK_USERS * (n_items * 4 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK))
-
+    """What an evaluation adds: the training popularity's temporary arrays (5 bytes per
+    interaction), two float32 blocks of scores (measured: one block's pages are still held
+    while the next block is scored) and the metrics' arrays of a block's ranking."""
+    return n_interactions * 5 + SCORE_BLOCK_USERS * (n_items * 8 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK)
 
 class BaseRecommender:
     """Base class: subclasses define ``_fit`` and ``_score``."""

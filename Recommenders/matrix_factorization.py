@@ -31,6 +31,7 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS
 from Recommenders.bpr_positives import bpr_positives
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.latent_factors import LatentFactorRecommender
 
 #: Reference defaults (``algorithm_handler.py``).
@@ -61,7 +62,8 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
         copies = 1 + STATE_COPIES.get(hyperparameters["sgd_mode"], 2)
         p_rows = n_items if cls.P_ROWS_ARE_ITEMS else n_users
         parameters = (p_rows + n_items) * (factors + 1) * 8 * copies
-        user_vectors = n_users * factors * 8 if cls.P_ROWS_ARE_ITEMS else 0
+        # AsySVD: the users' vectors from their profiles, in float64 twice (the product, then scaled) and float32
+        user_vectors = n_users * factors * 20 if cls.P_ROWS_ARE_ITEMS else 0
         batch = 3 * hyperparameters["batch_size"] * (factors + 1) * 8
         scores = SCORE_BLOCK_USERS * n_items * 8
         base = super().estimate_memory_bytes(n_users, n_items, n_interactions)
@@ -86,8 +88,7 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
         state = {name: optimizer_state_arrays(sgd_mode, array.shape) for name, array in parameters.items()}
         engine = MatrixFactorizationSGD(
             self.MODEL,
-            URM_train.indptr.astype(np.int32),
-            URM_train.indices.astype(np.int32),
+            *kernel_csr_arrays(URM_train),
             URM_train.data.astype(np.float32),
             P, Q, user_bias, item_bias, global_bias, state,
             sgd_mode=sgd_mode, use_bias=use_bias, seed_sequence=sample_seed, **engine_arguments,

@@ -60,12 +60,13 @@ class NMFRecommender(LatentFactorRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
-        """Latent-factor estimate with 4 working copies (the nndsvda initialisation's SVD takes 3,
-        the multiplicative updates' numerators and denominators 2) + 2 float64 values per
-        interaction (the Kullback-Leibler loss's ratios)."""
-        num_factors = cls.with_defaults(hyperparameters)["num_factors"]
-        return latent_factor_memory_bytes(n_users, n_items, n_interactions, num_factors, working_copies=4) \
-            + 2 * n_interactions * 8
+        """Latent-factor estimate with 4 working copies for the nndsvda initialisation (its SVD takes
+        3) and 2 otherwise (the multiplicative updates' numerators and denominators) + 2 float64
+        values per interaction (the Kullback-Leibler loss's ratios)."""
+        hyperparameters = cls.with_defaults(hyperparameters)
+        copies = 4 if hyperparameters["init_type"] == "nndsvda" else 2
+        return latent_factor_memory_bytes(n_users, n_items, n_interactions, hyperparameters["num_factors"],
+                                          working_copies=copies) + 2 * n_interactions * 8
 
 
 ALGORITHM_SPECS = [

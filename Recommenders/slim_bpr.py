@@ -32,6 +32,7 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.bpr_positives import bpr_positives
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.memory import memory_limit_bytes
 from Recommenders.threads import kernel_threads
 
@@ -83,8 +84,7 @@ class SLIM_BPR_Cython(BaseRecommender):
         self.sparse_weights_ = use_sparse_weights(n_items, train_with_sparse_weights)
         dense = None if self.sparse_weights_ else np.zeros((n_items, n_items), dtype=np.float64)
         engine = SlimBPRSGD(
-            positives.indptr.astype(np.int32),
-            positives.indices.astype(np.int32),
+            *kernel_csr_arrays(positives),
             positives.data.astype(np.float32),
             n_items,
             dense,

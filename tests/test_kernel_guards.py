@@ -10,6 +10,8 @@ import pytest
 import scipy.sparse as sp
 
 from Recommenders._als import conjugate_gradient_rows
+from Recommenders._sgd_common import eligible_users, optimizer_state_arrays
+from Recommenders._slim_bpr_sgd import SlimBPRSGD
 from Recommenders.kernel_indices import INT32_LIMIT, kernel_csr_arrays, kernel_index_arrays
 from tests.conftest import REPO_ROOT
 
@@ -54,6 +56,17 @@ def test_kernels_refuse_int32_row_pointers():
         conjugate_gradient_rows(URM.indptr.astype(np.int32), URM.indices, URM.data, X, Y, np.eye(2, dtype=np.float32),
                                 1, 1)
     conjugate_gradient_rows(*kernel_csr_arrays(URM), URM.data, X, Y, np.eye(2, dtype=np.float32), 1, 1)
+
+
+def test_sgd_kernels_take_int64_row_pointers_and_number_users_in_int32():
+    URM = sp.random(6, 5, density=0.4, format="csr", random_state=0, dtype=np.float32)
+    with pytest.raises(ValueError, match="Buffer dtype mismatch"):
+        SlimBPRSGD(URM.indptr.astype(np.int32), URM.indices, URM.data, 5, None, optimizer_state_arrays("sgd", (5,)),
+                   sgd_mode="sgd", learning_rate=0.1, lambda_i=0.0, lambda_j=0.0, symmetric=False, top_k=5,
+                   seed_sequence=np.random.SeedSequence(0))
+    too_many_users = np.broadcast_to(np.int64(0), (INT32_LIMIT + 1,))  # a view: nothing of that size allocated
+    with pytest.raises(ValueError, match="at most 2147483647 users with int32, got 2147483648"):
+        eligible_users(too_many_users, 5)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from Recommenders._sgd_common import optimizer_state_arrays
 from Recommenders._slim_bpr_sgd import SlimBPRSGD
 
 from Recommenders.bpr_positives import bpr_positives
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.memory import MemoryEstimateExceeded
 from Recommenders.registry import get_algorithm
 from Recommenders.slim_bpr import SLIM_BPR_Cython, dense_top_k
@@ -53,7 +54,7 @@ def make_engine(model, mode, batch_size, use_bias, seed=0):
     }
     state = {name: optimizer_state_arrays(mode, array.shape) for name, array in params.items()}
     engine = MatrixFactorizationSGD(
-        model, URM.indptr, URM.indices, URM.data, params["P"], params["Q"], params["user_bias"],
+        model, *kernel_csr_arrays(URM), URM.data, params["P"], params["Q"], params["user_bias"],
         params["item_bias"], params["global_bias"], state, sgd_mode=mode, learning_rate=LR, batch_size=batch_size,
         use_bias=use_bias, negative_quota=0.0, user_reg=0.01, item_reg=0.02, bias_reg=0.03, positive_reg=0.04,
         negative_reg=0.05, seed_sequence=np.random.SeedSequence(seed),
@@ -154,7 +155,7 @@ def test_asy_svd_steps_match_numpy(mode):
 def test_slim_bpr_steps_match_numpy(mode, storage):
     URM = tiny_profiles()
     dense = None if storage == "sparse" else np.zeros((5, 5))
-    engine = SlimBPRSGD(URM.indptr, URM.indices, URM.data, 5, dense, optimizer_state_arrays(mode, (5,)),
+    engine = SlimBPRSGD(*kernel_csr_arrays(URM), URM.data, 5, dense, optimizer_state_arrays(mode, (5,)),
                         sgd_mode=mode, learning_rate=LR, lambda_i=0.1, lambda_j=0.2,
                         symmetric=storage == "symmetric", top_k=5, seed_sequence=np.random.SeedSequence(0))
     S = np.zeros((5, 5))

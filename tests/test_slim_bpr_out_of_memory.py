@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent("""
     n_items = 20000
     URM = sp.random(200, n_items, density=0.3, format="csr", random_state=1, dtype=np.float32)
     URM.sort_indices()
-    engine = SlimBPRSGD(URM.indptr.astype(np.int32), URM.indices.astype(np.int32), URM.data, n_items, None,
+    engine = SlimBPRSGD(URM.indptr.astype(np.int64), URM.indices.astype(np.int32), URM.data, n_items, None,
                         optimizer_state_arrays("sgd", (n_items,)), sgd_mode="sgd", learning_rate=0.1,
                         lambda_i=0.0, lambda_j=0.0, symmetric=False, top_k=n_items,
                         seed_sequence=np.random.SeedSequence(0))
