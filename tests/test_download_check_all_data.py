@@ -290,3 +290,16 @@ def test_dataset_names_in_any_case(data_mirror, tmp_path, capsys):
     assert run_cli(download_check_all_data.main, ["--data-dir", str(tmp_path), "--datasets", "LastFMs"],
                    prog="download_check_all_data", usage_errors=(KeyError,)) == 2
     assert "unknown dataset 'LastFMs'; did you mean LastFM?" in capsys.readouterr().err
+
+
+def test_check_links_lists_a_source_without_url_as_manual(monkeypatch, capsys):
+    monkeypatch.delenv("RECZILLA_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(download_check_all_data, "DATASETS", {"CiaoDVD": DATASETS["CiaoDVD"]})
+    ciao = DATASETS["CiaoDVD"]
+    by_hand = [source for source in ciao.sources if not source.urls()]
+    assert [source.filename for source in by_hand] == ["movie-ratings.txt"]
+    monkeypatch.setattr(download_check_all_data, "check_link", lambda url, timeout: None)  # no network in tests
+    assert download_check_all_data.main(["--check-links", "--datasets", "CiaoDVD"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"CiaoDVD\s+movie-ratings\.txt\s+MANUAL \(no URL: place it by hand\)\s+-", out)
+    assert "0 source file(s) without a live URL" in out
