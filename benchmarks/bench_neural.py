@@ -21,7 +21,6 @@ run (``recbole_child``); the table gives both times per epoch and both NDCG@10.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_algorithms import benchmark_split, peak_rss_mib  # noqa: E402
+from bench_algorithms import child as run_child  # noqa: E402
 
 from Data_manager.synthetic import SyntheticConfig, generate_synthetic  # noqa: E402
 from Recommenders.memory import format_bytes, memory_limit_bytes  # noqa: E402
@@ -73,6 +73,8 @@ def ndcg_at_10(model, URM_test) -> float:
 
 
 def measure_model(name: str, dataset: str, epochs: int) -> dict:
+    import torch  # noqa: F401  (imported before the clock starts: setup is the model's own)
+
     spec = ALGORITHMS[name]
     URM_train, URM_test = split(dataset)
     arguments = {**spec.fit_args, **spec.space.default, "epochs": epochs_for(name, epochs)}
@@ -97,15 +99,7 @@ def recbole_child(model_name: str, dataset: str, epochs: int) -> dict:
 
 
 def child(arguments: list[str], threads: int) -> dict:
-    env = {**os.environ, "RECZILLA_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
-    try:
-        done = subprocess.run([sys.executable, __file__, "--child", *arguments], env=env, capture_output=True,
-                              text=True, timeout=CHILD_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {CHILD_TIMEOUT} s"}
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(arguments, threads, script=__file__, timeout=CHILD_TIMEOUT)
 
 
 def parse_bytes(value: str) -> int:
