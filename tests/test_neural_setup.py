@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from Experiment_handler.hyperparameter_space import Categorical, Integer, Real
+from Recommenders.hyperparameter_space import Categorical, Integer, Real
 from Recommenders.neural import torch_runtime
 from Recommenders.neural.torch_runtime import TORCH_INSTALL_COMMAND, TorchMissing
 from Recommenders.registry import ALGORITHMS

@@ -12,7 +12,7 @@ times (values, gradients, optimiser state, best-epoch copy) and the largest batc
 activations.
 """
 
-from Experiment_handler.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.neural.recommender import (

@@ -13,13 +13,13 @@ import numpy as np
 
 from Recommenders.base import BaseRecommender
 from Recommenders.neural.torch_runtime import import_torch, select_device
-from Recommenders.kernel_threads import kernel_threads
+from Recommenders.threads import kernel_threads
 
 #: Bytes the PyTorch runtime itself adds to a process (libraries, allocator pools), measured
 #: on torch 2.13 CPU (about 330 MiB resident after import and one small training) plus a margin.
 TORCH_RUNTIME_BYTES = 512 * 1024**2
 #: Rough operations per (user, item) cell of one epoch, to decide whether a second thread
-#: pays off (``Recommenders.kernel_threads``): on small data PyTorch's threads cost more
+#: pays off (``Recommenders.threads.kernel_threads``): on small data PyTorch's threads cost more
 #: than they save, above all on a loaded machine (measured 16x slower with 2 threads).
 TENSOR_WORK_PER_CELL = 100
 #: Rows of pairwise training instances whose activations a network holds at once (DELF).
