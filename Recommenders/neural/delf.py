@@ -106,11 +106,9 @@ class DELF(NeuralNetwork):
             torch.nn.ModuleList([_dense_layer(2 * size, hidden[0]), _dense_layer(*hidden)]) for _ in range(4))
         head_in = 4 * hidden[1] if fusion == "mlp" else hidden[1]
         self.head = torch.nn.ModuleList([_dense_layer(head_in, layers[-1]), _dense_layer(layers[-1], 1)])
-        rating_sums = (np.asarray(URM.sum(axis=1)).ravel(), np.asarray(URM.sum(axis=0)).ravel())
-        self.register_buffer("alpha_user", torch.from_numpy(np.clip(np.sqrt(rating_sums[0]) / 2, 0, 1).astype(np.float32)),
-                             persistent=False)
-        self.register_buffer("alpha_item", torch.from_numpy(np.clip(np.sqrt(rating_sums[1]) / 2, 0, 1).astype(np.float32)),
-                             persistent=False)
+        for name, axis in (("alpha_user", 1), ("alpha_item", 0)):  # DELF-EF's mixing weights
+            alpha = np.clip(np.sqrt(np.asarray(URM.sum(axis=axis)).ravel()) / 2, 0, 1).astype(np.float32)
+            self.register_buffer(name, torch.from_numpy(alpha), persistent=False)
         self.positives = positive_pairs(URM)
         self.sampler, self.rng, self.device = NegativeSampler(URM), rng, device
         self.num_negatives, self.batch_size = num_negatives, batch_size
@@ -125,9 +123,9 @@ class DELF(NeuralNetwork):
 
     def _first_layers(self, users, items, attentive):
         """Each tower's first-layer pre-activations split into a user part and an item part."""
-        user_att, item_att = attentive
-        user_inputs = (self.user_embeddings_mlp[users], user_att[users], self.user_embeddings_mlp[users], user_att[users])
-        item_inputs = (self.item_embeddings_mlp[items], self.item_embeddings_mlp[items], item_att[items], item_att[items])
+        user, user_att = self.user_embeddings_mlp[users], attentive[0][users]
+        item, item_att = self.item_embeddings_mlp[items], attentive[1][items]
+        user_inputs, item_inputs = (user, user_att, user, user_att), (item, item, item_att, item_att)
         parts = []
         for tower, user_x, item_x in zip(self.towers, user_inputs, item_inputs):
             weight, bias = tower[0].weight, tower[0].bias

@@ -33,7 +33,8 @@ class MFBPR(NeuralNetwork):
         self.positives, self.sampler = positive_pairs(URM), NegativeSampler(URM)
         self.rng, self.device, self.batch_size = rng, device, batch_size
         self.negatives_per_positive, self.regularization = negative_sample_per_positive, regularization
-        self.optimizer = torch.optim.Adagrad(self.parameters(), lr=learning_rate, initial_accumulator_value=0.1, foreach=True)
+        self.optimizer = torch.optim.Adagrad(self.parameters(), lr=learning_rate, initial_accumulator_value=0.1,
+                                             foreach=True)
 
     def hardest_negatives(self, users: torch.Tensor) -> torch.Tensor:
         """One negative per user: uniform, or the best-scored of several candidates."""
