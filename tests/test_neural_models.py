@@ -95,7 +95,8 @@ def test_mult_vae_loss_is_the_annealed_elbo():
 
 def test_mf_bpr_loss_and_one_adagrad_step():
     train, _ = tiny()
-    mf = network(MFBPR, train, embed_size=4, learning_rate=0.05, batch_size=4, regularization=0.01)
+    mf = network(MFBPR, train, embed_size=4, learning_rate=0.05, batch_size=4, negative_sample_per_positive=1,
+                 regularization=0.01)
     P, Q = mf.user_factors.detach().double().numpy().copy(), mf.item_factors.detach().double().numpy().copy()
     u, i, j = np.array([0, 1]), np.array([2, 3]), np.array([5, 7])
     x = np.sum(P[u] * Q[i], axis=1) - np.sum(P[u] * Q[j], axis=1)
@@ -115,7 +116,7 @@ def test_delf_attention_matches_the_reference_formula():
     train, _ = tiny()
     for fusion, power in (("mlp", 0.5), ("ef", 1.0)):
         model = network(delf.DELF, train, fusion=fusion, learning_rate=1e-3, num_negatives=2, batch_size=4,
-                        layers=(16, 8, 4))
+                        layers=(16, 8, 4), regularization_layers=(0, 0, 0), learner="adam")
         user_att, _ = model.attentive_embeddings()
         a = model.item_attention(model.item_embeddings).squeeze(1).detach().double().numpy()
         R = train.toarray().astype(np.float64)
@@ -129,7 +130,7 @@ def test_delf_attention_matches_the_reference_formula():
 def test_delf_log_loss_gradient_is_the_same_in_chunks(monkeypatch):
     train, _ = tiny()
     model = network(delf.DELF, train, fusion="mlp", learning_rate=1e-3, num_negatives=2, batch_size=4,
-                    layers=(16, 8, 4))
+                    layers=(16, 8, 4), regularization_layers=(0, 0, 0), learner="adam")
     users, items = np.array([0, 1, 2, 3, 4]), np.array([0, 5, 9, 1, 2])
     labels = np.array([1, 0, 1, 0, 0], dtype=np.float32)
     model.zero_grad()

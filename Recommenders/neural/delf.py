@@ -80,8 +80,7 @@ class DELF(NeuralNetwork):
     """DELF-MLP (``fusion="mlp"``) or DELF-EF (``fusion="ef"``)."""
 
     def __init__(self, URM: sp.csr_matrix, device, rng: np.random.Generator, fusion: str, learning_rate: float,
-                 num_negatives: int, batch_size: int, layers=(256, 128, 64), regularization_layers=(0, 0, 0),
-                 learner: str = "adam"):
+                 num_negatives: int, batch_size: int, layers: tuple, regularization_layers: tuple, learner: str):
         super().__init__()
         if fusion not in ("mlp", "ef"):
             raise ValueError(f"fusion must be 'mlp' or 'ef', got {fusion!r}")

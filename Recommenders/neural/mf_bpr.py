@@ -23,7 +23,7 @@ class MFBPR(NeuralNetwork):
     """The factorisation, its BPR loss and one epoch over shuffled interactions."""
 
     def __init__(self, URM: sp.csr_matrix, device, rng: np.random.Generator, embed_size: int, learning_rate: float,
-                 batch_size: int, negative_sample_per_positive: int = 1, regularization: float = 0.01):
+                 batch_size: int, negative_sample_per_positive: int, regularization: float = 0.01):
         super().__init__()
         if negative_sample_per_positive < 1:
             raise ValueError(f"negative_sample_per_positive must be at least 1, got {negative_sample_per_positive}")

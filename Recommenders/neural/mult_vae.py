@@ -24,7 +24,7 @@ class MultVAE(NeuralNetwork):
     """The network, its loss and one epoch of training over shuffled users."""
 
     def __init__(self, URM: sp.csr_matrix, device, rng: np.random.Generator, total_anneal_steps: int, lam: float,
-                 lr: float, batch_size: int, anneal_cap: float = 0.2, p_dims: list | None = None):
+                 lr: float, batch_size: int, p_dims: list | None, anneal_cap: float = 0.2):
         super().__init__()
         n_items = URM.shape[1]
         p_dims = [200, 600, n_items] if p_dims is None else list(p_dims)

@@ -42,8 +42,9 @@ class NeuralRecommender(BaseRecommender):
     #: Fixed constructor arguments of the network for this registry name (e.g. DELF's variant).
     network_options: dict = {}
 
-    def _fit(self, URM_train, epochs: int, validation_metric=None, verbose: bool = False, **options) -> None:
+    def _fit(self, URM_train, epochs: int, validation_metric=None, **options) -> None:
         torch = import_torch()
+        verbose = options.pop("verbose", False)  # a fixed argument of DELF's entries only
         from Recommenders.neural.training import train  # imports torch
 
         self.device_ = select_device(torch)
