@@ -1,12 +1,15 @@
 # Quick start: `make demo` runs the main job on built-in data; `make test` runs every test.
-# Both create .venv and install the project into it (Cython kernels included).
+# Both create .venv and install the project into it (Cython kernels included); `make test`
+# also installs the `neural` extra (PyTorch, pinned by TORCH_REQUIREMENT), `make demo` does not.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= demo_output
+# Installed before the `neural` extra so that pip keeps this build instead of picking the newest.
+TORCH_REQUIREMENT ?= torch==2.13.0
 
-.PHONY: demo test build test-tools shellcheck clean
+.PHONY: demo test build neural test-tools shellcheck clean
 
 # The build requirements go into the venv too, so that `make build` can recompile in place.
 $(VENV)/.installed: pyproject.toml setup.py
@@ -15,6 +18,14 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install --quiet 'setuptools>=68' wheel 'Cython>=3.0' 'numpy>=2.0' 'scipy>=1.11'
 	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet]'
 	touch $@
+
+# The optional neural models' dependency (PyTorch), for the tests and for `make neural`.
+$(VENV)/.neural-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet '$(TORCH_REQUIREMENT)'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet,neural]'
+	touch $@
+
+neural: $(VENV)/.neural-installed
 
 # Rebuild kernels whose .pyx changed since the install (a no-op otherwise).
 build: $(VENV)/.installed
@@ -32,7 +43,7 @@ test-tools:
 shellcheck: test-tools
 	shellcheck scripts/*.sh tests/bats/*.bash
 
-test: build test-tools
+test: build neural test-tools
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
 	bats tests/bats

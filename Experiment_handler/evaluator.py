@@ -23,6 +23,9 @@ from Experiment_handler.metrics import MetricsAccumulator, check_ndcg_gain, item
 from Recommenders.base import SCORE_BLOCK_USERS
 
 DEFAULT_CUTOFFS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 40, 50]
+#: Early stopping watches NDCG at the first of the experiment's cutoffs, as the reference
+#: (its ``Incremental_Training_Early_Stopping`` takes the evaluator's first cutoff).
+EARLY_STOPPING_CUTOFF = DEFAULT_CUTOFFS[0]
 
 
 def _canonical_csr(matrix) -> sp.csr_matrix:
@@ -131,3 +134,11 @@ class SharedRankingEvaluator:
             share = evaluator.users_to_evaluate.size / self.users_to_rank.size
             self.seconds_[name] = self.ranking_seconds_ * share + self.metric_seconds_[name]
         return results
+
+
+def early_stopping_metric(URM_validation, exclude_seen: bool, ndcg_gain: str = "exponential"):
+    """``metric(recommender) -> float``: validation NDCG at ``EARLY_STOPPING_CUTOFF``, the value
+    the neural models' early stopping maximises."""
+    evaluator = Evaluator(URM_validation, cutoffs=[EARLY_STOPPING_CUTOFF], exclude_seen=exclude_seen,
+                          ndcg_gain=ndcg_gain)
+    return lambda recommender: evaluator.evaluate(recommender)[EARLY_STOPPING_CUTOFF]["NDCG"]

@@ -22,10 +22,11 @@ import scipy
 
 from Data_manager.split_format import DataSplit
 from Data_manager.version import __version__
-from Experiment_handler.evaluator import DEFAULT_CUTOFFS, SharedRankingEvaluator
+from Experiment_handler.evaluator import DEFAULT_CUTOFFS, SharedRankingEvaluator, early_stopping_metric
 from Experiment_handler.metrics import check_ndcg_gain, ndcg_gain_for
 from Experiment_handler.result_store import JOURNAL_NAME, JournalMismatch, ResultWriter, load_samples
 from Experiment_handler.result_zip import SCHEMA_VERSION, ResultZipError, write_result_zip
+from Recommenders.neural.torch_runtime import torch_environment
 from Recommenders.registry import get_algorithm
 from Recommenders.threads import limited_threads
 
@@ -99,14 +100,18 @@ def split_ndcg_gain(split: DataSplit) -> str:
     return ndcg_gain
 
 
-def environment_info() -> dict:
-    return {
+def environment_info(spec) -> dict:
+    """Versions and host; for a neural model also torch's version and the device."""
+    info = {
         "package_version": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "hostname": socket.gethostname(),
     }
+    if spec.extra == "neural":
+        info.update(torch_environment())
+    return info
 
 
 def describe_exception(error: BaseException) -> str:
@@ -149,14 +154,14 @@ def resumed_samples(config: ExperimentConfig) -> list[dict]:
     return samples
 
 
-def initial_metadata(config: ExperimentConfig, dataset_features: dict) -> dict:
+def initial_metadata(config: ExperimentConfig, spec, dataset_features: dict) -> dict:
     """The zip's content but its samples, while the search runs."""
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "error",
         "error": "the run has not finished",
         "search_params": config.search_params(),
-        "environment": environment_info(),
+        "environment": environment_info(spec),
         "dataset_features": dataset_features,
     }
 
@@ -181,7 +186,14 @@ def evaluate_sample(spec, split: DataSplit, config: ExperimentConfig, source: st
     try:
         start = time.perf_counter()
         model = spec.recommender_class(seed=config.alg_seed)
-        model.fit(split.URM_train, **spec.fit_args, **hyperparameters)
+        if spec.early_stopping:
+            stopping = {"validation_metric": early_stopping_metric(split.URM_validation, config.exclude_seen,
+                                                                config.ndcg_gain)}
+        else:
+            stopping = {}
+        model.fit(split.URM_train, **spec.fit_args, **stopping, **hyperparameters)
+        if hasattr(model, "history_"):
+            record["training"] = {"epochs_run": model.history_.epochs_run, "best_epoch": model.history_.best_epoch}
         record["time_on_train"] = time.perf_counter() - start
         evaluator = SharedRankingEvaluator({"validation": split.URM_validation, "test": split.URM_test},
                                            cutoffs=DEFAULT_CUTOFFS, exclude_seen=config.exclude_seen,
@@ -205,7 +217,7 @@ def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dic
     """
     log = ExperimentLog(config.log_path)
     spec = get_algorithm(config.alg_name)
-    metadata = initial_metadata(config, dataset_features)
+    metadata = initial_metadata(config, spec, dataset_features)
     resumed = resumed_samples(config)
     done = {sample["sample_number"]: sample["hyperparameters"] for sample in resumed}
     configurations = spec.sample_hyperparameters(config.num_samples, config.param_seed)
@@ -225,6 +237,7 @@ def run_search(config: ExperimentConfig, split: DataSplit, dataset_features: dic
             record = evaluate_sample(spec, split, config, source, hyperparameters, number)
             writer.add(record)  # recorded (journal) before the log says it is done
             log.write(f"sample {number} done in {record['time_on_train'] or 0:.2f} s fit"
+                      + (f"; epochs {record['training']}" if "training" in record else "")
                       + (f"; exception {record['exception']}" if record["exception"] else ""))
     metadata["status"] = "complete"
     metadata.pop("error")

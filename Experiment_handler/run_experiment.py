@@ -13,6 +13,8 @@ time limit; 1 on an error (damaged split, crash, result_dir in use or holding
 another experiment); 2 on bad arguments or settings (result_dir not a writable
 folder included). ``RECZILLA_EXCLUDE_SEEN=0`` ranks training items too (the
 published protocol).
+The neural models need PyTorch (exit 2 with the install command without it) and train on
+``RECZILLA_DEVICE`` (``cpu`` by default, ``cuda``; exit 2 when it names no usable device).
 """
 
 import argparse
@@ -39,6 +41,7 @@ from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Experiment_handler.result_dir_lock import ResultDirBusy, ResultDirUnusable, lock_result_dir
 from Experiment_handler.result_zip import MAX_SAMPLES, read_result_metadata
 from Experiment_handler.search_process import start_search, stop_search, wait_for_search
+from Recommenders.neural.torch_runtime import TORCH_INSTALL_COMMAND, requested_device, select_device, torch_installed
 from Recommenders.registry import UnknownAlgorithm, get_algorithm
 from Recommenders.settings import (
     SettingError,
@@ -70,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_neural_setup(alg_name: str) -> None:
+    """PyTorch installed and ``RECZILLA_DEVICE`` usable, else a usage error naming the fix.
+
+    torch is imported here only for a GPU request (to see the device); the search process
+    imports it itself. Importing without running a kernel keeps forking the search process safe.
+    """
+    if not torch_installed():
+        raise UsageError(f"{alg_name} needs PyTorch, which is not installed; install it with: "
+                         f"{TORCH_INSTALL_COMMAND}")
+    try:
+        if requested_device() != "cpu":
+            select_device()
+    except (ValueError, RuntimeError) as error:
+        raise UsageError(str(error)) from None
+
+
 def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
     """Check every argument and setting, and the split, before anything is written;
     returns the config and the loaded split."""
@@ -84,9 +103,11 @@ def resolve(args: argparse.Namespace) -> tuple[ExperimentConfig, DataSplit]:
     try:
         dataset_name = canonical_dataset_name(args.dataset_name)
         get_splitter(args.split_type)
-        get_algorithm(args.alg_name)
+        spec = get_algorithm(args.alg_name)
     except (UnknownDataset, UnknownSplitter, UnknownAlgorithm) as error:
         raise UsageError(str(error)) from None
+    if spec.extra == "neural":
+        check_neural_setup(args.alg_name)
     try:
         split = load_split(args.split_dir)
     except SplitFormatError as error:

@@ -14,7 +14,10 @@ class AlgorithmSpec:
     Together they are the one source of defaults: a model's ``fit`` fills every
     argument it is not given from its registry entries (``BaseRecommender.fit``);
     ``max_points`` caps the number of distinct samples (``None``: no cap besides
-    the space's own size).
+    the space's own size). ``early_stopping``: the experiment passes ``fit`` a
+    ``validation_metric`` (validation NDCG) to stop the training on, as the reference's
+    ``Experiment.py`` does for its neural models. ``extra``: the optional dependency
+    group the model needs (``"neural"``: PyTorch), or ``None``.
     """
 
     name: str
@@ -22,6 +25,8 @@ class AlgorithmSpec:
     space: HyperparameterSpace = field(default_factory=lambda: HyperparameterSpace({}, {}))
     fit_args: dict = field(default_factory=dict)
     max_points: int | None = None
+    early_stopping: bool = False
+    extra: str | None = None
 
     def sample_hyperparameters(self, n_samples: int, param_seed: int) -> list[tuple[str, dict]]:
         """The search's configurations: the default first, then Sobol samples."""

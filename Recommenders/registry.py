@@ -22,6 +22,7 @@ from Recommenders import (
     slope_one,
 )
 from Recommenders.algorithm_spec import AlgorithmSpec
+from Recommenders.neural import algorithms as neural
 
 #: In the order of the reference's ``ALGORITHM_NAME_LIST``.
 _MODULES = (
@@ -35,6 +36,7 @@ _MODULES = (
     slim_bpr,
     slim_elastic_net,
     ease_r,
+    neural,
     co_clustering,
     slope_one,
 )
@@ -58,6 +60,11 @@ def _gather(modules) -> dict[str, AlgorithmSpec]:
 
 
 ALGORITHMS: dict[str, AlgorithmSpec] = _gather(_MODULES)
+
+
+def algorithms_without_extras() -> list[str]:
+    """The algorithms that need no optional dependency (what ``make demo`` runs)."""
+    return [name for name, spec in ALGORITHMS.items() if spec.extra is None]
 
 
 def get_algorithm(name: str) -> AlgorithmSpec:

@@ -350,14 +350,15 @@ def report_implicit_baselines(threads: int) -> None:
           f"ratio per epoch {r['ours_bpr_epoch'] / r['implicit_bpr_epoch']:.3f}, per sample {ours_ns / theirs_ns:.2f}")
 
 
-def child(command: list[str], threads: int) -> dict:
-    """Run ``command`` (a ``--child`` invocation of this script) in a fresh process; its JSON result."""
+def child(command: list[str], threads: int, script: str = __file__, timeout: float = CHILD_TIMEOUT) -> dict:
+    """Run ``command`` (a ``--child`` invocation of ``script``, by default this one) in a fresh
+    process with ``RECZILLA_THREADS=threads``; its JSON result."""
     env = {**os.environ, "RECZILLA_THREADS": str(threads)}
     try:
-        done = subprocess.run([sys.executable, __file__, "--child", *command], env=env, capture_output=True,
-                              text=True, timeout=CHILD_TIMEOUT, check=False)
+        done = subprocess.run([sys.executable, script, "--child", *command], env=env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {CHILD_TIMEOUT} s"}
+        return {"error": f"timeout after {timeout} s"}
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])

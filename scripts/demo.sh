@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make demo` runs: a local batch (scripts/example_local_script.sh) of every registered
-# algorithm on the two built-in synthetic datasets, everything written under DEMO_DIR. Running
-# it again skips the experiments already done.
+# algorithm that needs no optional extra (all but the neural ones) on the two built-in
+# synthetic datasets, everything written under DEMO_DIR. Running it again skips the
+# experiments already done.
 #
 #   bash scripts/demo.sh DEMO_DIR
 set -euo pipefail
@@ -16,7 +17,7 @@ scripts_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 python=${RECZILLA_PYTHON:-python3}
 
 algorithms=$(PYTHONPATH="$(dirname "$scripts_dir")" "$python" -c \
-  'from Recommenders.registry import ALGORITHMS; print(" ".join(ALGORITHMS))')
+  'from Recommenders.registry import algorithms_without_extras; print(" ".join(algorithms_without_extras()))')
 
 status=0
 RECZILLA_BACKEND=local RECZILLA_BUCKET=$demo_dir/bucket WORK_DIR=$demo_dir/work LOG_DIR=$demo_dir/logs \

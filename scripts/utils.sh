@@ -74,14 +74,16 @@ fi
 : "${RECZILLA_GCE_SSH_WAIT:=10}"
 : "${RECZILLA_GCE_DELETE_TIMEOUT:=300}"
 
-# The reference RecZilla lists (neural algorithms not ported yet).
+# The reference RecZilla lists (the neural algorithms need the `neural` extra, PyTorch).
 RECZILLA_ALGORITHMS=(
   ItemKNNCF_asymmetric ItemKNNCF_tversky ItemKNNCF_euclidean ItemKNNCF_cosine ItemKNNCF_jaccard ItemKNNCF_dice
   UserKNNCF_asymmetric UserKNNCF_tversky UserKNNCF_euclidean UserKNNCF_cosine UserKNNCF_jaccard UserKNNCF_dice
   TopPop GlobalEffects Random P3alphaRecommender RP3betaRecommender
   MatrixFactorization_FunkSVD_Cython MatrixFactorization_AsySVD_Cython MatrixFactorization_BPR_Cython
   IALSRecommender PureSVDRecommender NMFRecommender SLIM_BPR_Cython SLIMElasticNetRecommender
-  EASE_R_Recommender CoClustering SlopeOne
+  EASE_R_Recommender INeuRec_RecommenderWrapper UNeuRec_RecommenderWrapper SpectralCF_RecommenderWrapper
+  Mult_VAE_RecommenderWrapper DELF_MLP_RecommenderWrapper DELF_EF_RecommenderWrapper MFBPR_Wrapper
+  CoClustering SlopeOne
 )
 RECZILLA_DATASETS=(
   Anime BookCrossing CiaoDVD Dating Epinions FilmTrust Frappe GoogleLocalReviews Gowalla Jester2 LastFM

@@ -32,7 +32,8 @@ def check_contract(metadata: dict) -> None:
     assert metadata["schema_version"] == 1
     assert metadata["status"] in ("complete", "time_limit", "error")
     assert set(metadata["search_params"]) == SEARCH_PARAMS
-    assert set(metadata["environment"]) == {"package_version", "python", "numpy", "scipy", "hostname"}
+    neural = {"torch", "device"} if metadata["search_params"]["alg_name"].endswith(("Wrapper",)) else set()
+    assert set(metadata["environment"]) == {"package_version", "python", "numpy", "scipy", "hostname"} | neural
     assert isinstance(metadata["dataset_features"], dict)
     for number, sample in enumerate(metadata["samples"]):
         assert sample["sample_number"] == number
