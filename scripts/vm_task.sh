@@ -12,7 +12,8 @@
 #     <RECZILLA_CHECKPOINTS>/<name>/ and copied back there every RECZILLA_CHECKPOINT_INTERVAL
 #     seconds [60] while the experiment runs, so that a task retried on a new VM after a
 #     preemption resumes its finished samples; the checkpoint is removed once the result is in
-#     the inbox. The task's output goes to <inbox>/logs/<name>_<RECZILLA_BATCH_STAMP>.attempt<N>.log.
+#     the inbox. The task's output goes to <inbox>/logs/<name>_<RECZILLA_BATCH_STAMP>.attempt<N>.log
+#     (copied with each checkpoint too: a preempted VM leaves its log up to its last copy).
 # Exit status: the experiment's (Batch retries a task only when its VM was lost).
 set -euo pipefail
 
@@ -86,6 +87,7 @@ interval=${RECZILLA_CHECKPOINT_INTERVAL:-60}
     sleep "$interval" &
     wait "$!"
     if [[ -d $result_dir ]]; then gcs rsync_tree "$result_dir" "$checkpoint" >/dev/null 2>&1 || true; fi
+    bucket_put "$work/task.log" "$RECZILLA_INBOX/logs/$log_name" >/dev/null 2>&1 || true
   done
 ) >/dev/null 2>&1 3>&- 4>&- &
 checkpointer=$!

@@ -136,13 +136,18 @@ if [[ \$1 == -m && \$2 == Experiment_handler.run_experiment ]]; then shift 2; se
 PYTHONPATH=$REPO_ROOT exec $REPO_ROOT/.venv/bin/python "\$@"
 EOF
   chmod +x slow-python
+  # has-samples ZIP N: the result zip holds at least N finished samples
+  printf '%s\n' '#!/usr/bin/env python3' 'import json, sys, zipfile' \
+    'try: sys.exit(len(json.loads(zipfile.ZipFile(sys.argv[1]).read("metadata.json"))["samples"]) < int(sys.argv[2]))' \
+    'except (OSError, KeyError, ValueError, zipfile.BadZipFile): sys.exit(1)' >has-samples
+  chmod +x has-samples
   name=cloud_SyntheticSmall_DataSplitter_leave_k_out_last_SlowTopPop_seeds0-0_n6
   disk=$BATS_TEST_TMPDIR/vm-disk
   fake_cloud_batch() {
     ALGORITHMS="SlowTopPop TopPop" DATASETS=SyntheticSmall NUM_SAMPLES=6 TIME_LIMIT=300 EXPERIMENT_BASE=cloud \
       MAX_PARALLEL=1 RECZILLA_BATCH_POLL=1 RECZILLA_CHECKPOINT_INTERVAL=1 RECZILLA_BATCH_WORK_DIR=$disk \
       RECZILLA_VM_DIR=$disk/code RECZILLA_VM_PYTHON=$BATS_TEST_TMPDIR/slow-python \
-      STUB_PREEMPT_TASK=0 STUB_PREEMPT_AFTER=$FAKE_GCS/fake-bucket/checkpoints/$name/result.zip STUB_VM_DISK=$disk \
+      STUB_PREEMPT_TASK=0 STUB_PREEMPT_WHEN="$BATS_TEST_TMPDIR/has-samples $FAKE_GCS/fake-bucket/checkpoints/$name/result.zip 2" STUB_VM_DISK=$disk \
       bash "$REPO_ROOT/scripts/example_local_script.sh"
   }
   run fake_cloud_batch

@@ -11,8 +11,9 @@ runner: every task runs the job's script with bash, the job's environment variab
 BATCH_TASK_INDEX, BATCH_TASK_COUNT and BATCH_TASK_RETRY_ATTEMPT, at most `parallelism` at once.
 A failed task is retried, up to maxRetryCount times, when its exit code is one of the
 RETRY_TASK lifecycle policy's (as Batch does); otherwise it fails.
-  STUB_PREEMPT_TASK=I, STUB_PREEMPT_AFTER=PATH: the first attempt of task I is killed (kill -9 of
-    its process group, like a VM that disappears) once PATH exists; it exits 50001 (preempted).
+  STUB_PREEMPT_TASK=I, STUB_PREEMPT_WHEN=COMMAND: the first attempt of task I is killed (kill -9
+    of its process group, like a VM that disappears) once the shell command COMMAND succeeds
+    (tried every 0.3 s); it exits 50001 (preempted).
     Before the retry the folder STUB_VM_DISK is emptied (the new VM has a fresh disk).
   STUB_BATCH_RUN=0: nothing runs; describe prints the states of STUB_BATCH_STATES one call after
     the other (the last one stays), and the tasks are STUB_BATCH_TASK_STATES (one state each).
@@ -105,6 +106,7 @@ def run(name):
 
     pending = list(range(count))
     preempt = os.environ.get("STUB_PREEMPT_TASK")
+    next_check = 0.0
     save("RUNNING")
     while pending or running:
         while pending and len(running) < parallelism:
@@ -113,7 +115,10 @@ def run(name):
         time.sleep(0.1)
         for index, process in list(running.items()):
             if (preempt == str(index) and attempts[index] == 0 and process.poll() is None
-                    and Path(os.environ["STUB_PREEMPT_AFTER"]).exists()):
+                    and time.monotonic() >= next_check):
+                next_check = time.monotonic() + 0.3
+                if subprocess.run(["bash", "-c", os.environ["STUB_PREEMPT_WHEN"]]).returncode != 0:
+                    continue
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
                 process.returncode = 50001
