@@ -20,7 +20,9 @@
 #   RECZILLA_BATCH_PROVISIONING    SPOT | STANDARD [SPOT]
 #   RECZILLA_BATCH_MAX_RETRIES     retries of a task whose VM was lost (preemption) [3]
 #   RECZILLA_BATCH_RUN_MARGIN      seconds added to TIME_LIMIT for maxRunDuration (install, copies) [1800]
-#   RECZILLA_BATCH_IMAGE           boot image [none: Batch's default image]
+#   RECZILLA_BATCH_IMAGE           boot image [projects/debian-cloud/global/images/family/debian-12:
+#                                  Python 3.11 and gcloud; Batch's own default image is Debian 11,
+#                                  Python 3.9]
 #   RECZILLA_BATCH_WORK_DIR        the VM's folder for the experiments [/var/tmp/reczilla-work]
 #   RECZILLA_BATCH_POLL            seconds between two `gcloud batch jobs describe` [30]
 #   RECZILLA_BATCH_MAX_TASKS       tasks per job [100000, Batch's limit]
@@ -32,7 +34,7 @@
 : "${RECZILLA_BATCH_PROVISIONING:=SPOT}"
 : "${RECZILLA_BATCH_MAX_RETRIES:=3}"
 : "${RECZILLA_BATCH_RUN_MARGIN:=1800}"
-: "${RECZILLA_BATCH_IMAGE:=}"
+: "${RECZILLA_BATCH_IMAGE=projects/debian-cloud/global/images/family/debian-12}"
 : "${RECZILLA_BATCH_WORK_DIR:=/var/tmp/reczilla-work}"
 : "${RECZILLA_BATCH_POLL:=30}"
 : "${RECZILLA_BATCH_MAX_TASKS:=100000}"

@@ -247,6 +247,7 @@ if [[ $ESTIMATE == 1 ]]; then
     --provisioning "$([[ $RECZILLA_BACKEND == gcloud-batch ]] && echo "$RECZILLA_BATCH_PROVISIONING" || echo STANDARD)"
     --backend "$RECZILLA_BACKEND")
   if [[ -n $(bucket_list "$RECZILLA_BUCKET/inbox") ]]; then estimate_args+=(--inbox "$RECZILLA_BUCKET/inbox"); fi
+  if [[ -n ${RECZILLA_PRICE_PER_HOUR:-} ]]; then estimate_args+=(--price-per-hour "$RECZILLA_PRICE_PER_HOUR"); fi
   PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Experiment_handler.estimate_cost "${estimate_args[@]}"
   exit
 fi
