@@ -99,7 +99,7 @@ def main() -> int:
         run("-m", "Data_manager.create_all_data_splits", "--data-dir", temp / "data", "--splits-dir", splits,
             "--datasets", *args.datasets, "--splitters", SPLITTER)
         for dataset in args.datasets:
-            run("-m", "Data_manager.metafeatures", splits / dataset / SPLITTER)
+            run("-m", "Experiment_handler.metafeatures", splits / dataset / SPLITTER)
         batches = {}
         for name, seed in (("fit", 1), ("validation", 0)):
             (temp / name).mkdir()

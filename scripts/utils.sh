@@ -521,8 +521,9 @@ delete_instances() {
   # delete_instances NAME...: deletes these GCE instances (by hand: run_experiment already
   # deletes its own instance), each within RECZILLA_GCE_DELETE_TIMEOUT seconds; HUP/INT/TERM
   # stops the deletions. Fails when an instance may be left, naming them all with the command.
-  local i status failed=() RECZILLA_GCE_PROJECT
-  RECZILLA_GCE_PROJECT=$(gce_project) || return 2
+  local i status failed=() project
+  project=$(gce_project) || return 2
+  local RECZILLA_GCE_PROJECT=$project # for _delete_instance
   for ((i = 1; i <= $#; i++)); do
     echo "deleting instance ${!i}"
     status=0
