@@ -162,7 +162,11 @@ if ((${#missing[@]} > 0)); then
     "then copy SPLITS/* there."
 fi
 if ((${#builtin[@]} > 0)); then
-  echo "$( ((ESTIMATE + DRY_RUN > 0)) && echo "splitting (not uploading)" || echo "putting") the $SPLIT_TYPE splits of ${builtin[*]} in the bucket"
+  if ((ESTIMATE + DRY_RUN > 0)); then
+    echo "making the $SPLIT_TYPE splits of ${builtin[*]} here (not put in the bucket: ESTIMATE/DRY_RUN)"
+  else
+    echo "putting the $SPLIT_TYPE splits of ${builtin[*]} in the bucket"
+  fi
   PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Data_manager.create_all_data_splits \
     --data-dir "$WORK_DIR/datasets" --splits-dir "$WORK_DIR/splits" --datasets "${builtin[@]}" --splitters "$SPLIT_TYPE"
   for dataset in "${builtin[@]}"; do
