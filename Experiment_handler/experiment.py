@@ -10,6 +10,7 @@ Running again into the same result_dir resumes: finished samples are kept.
 """
 
 import datetime as dt
+import importlib.metadata
 import platform
 import random
 import socket
@@ -21,7 +22,7 @@ import numpy as np
 import scipy
 
 from Data_manager.split_format import DataSplit
-from Data_manager.version import __version__
+from Data_manager.version import __version__, git_commit
 from Experiment_handler.evaluator import DEFAULT_CUTOFFS, SharedRankingEvaluator, early_stopping_metric
 from Experiment_handler.metrics import check_ndcg_gain, ndcg_gain_for
 from Experiment_handler.result_store import JOURNAL_NAME, JournalMismatch, ResultWriter, load_samples
@@ -100,13 +101,23 @@ def split_ndcg_gain(split: DataSplit) -> str:
     return ndcg_gain
 
 
+def _installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def environment_info(spec) -> dict:
-    """Versions and host; for a neural model also torch's version and the device."""
+    """The code and library versions that produce a result (scikit-learn's: NMF, PureSVD and
+    SLIM-ElasticNet depend on it), the machine, and for a neural model torch's version and the device."""
     info = {
         "package_version": __version__,
+        "git_commit": git_commit(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
+        "scikit_learn": _installed_version("scikit-learn"),
         "hostname": socket.gethostname(),
     }
     if spec.extra == "neural":

@@ -2,8 +2,9 @@
 
     python -m Experiment_handler.process_inbox INBOX OUT_PREFIX [--metric COLUMN]
 
-``INBOX`` is a local folder or a ``gs://`` path (first copied with ``gsutil -m
-rsync`` into a temporary folder). Every ``result_*.zip`` directly inside it is
+``INBOX`` is a local folder or a ``gs://`` path (first copied into a temporary
+folder with ``gcloud storage rsync``, or ``gsutil -m rsync`` where gcloud is
+missing or ``RECZILLA_STORAGE_CLI=gsutil``). Every ``result_*.zip`` directly inside it is
 validated (``Experiment_handler.result_zip_validation``); damaged or foreign
 zips are listed with the reason and skipped. ``OUT_PREFIX.csv`` (and
 ``OUT_PREFIX.parquet`` when pyarrow is installed) gets one row per sample with
@@ -12,7 +13,9 @@ the columns of the contract, in this order: the ``search_params`` fields,
 ``test_metric_<METRIC>_cut_<k>``, ``val_metric_<METRIC>_cut_<k>``,
 ``time_on_train``, ``time_on_val``, ``time_on_test``, ``time_on_ranking`` (empty for
 results made before the shared ranking), ``exception``,
-``result_file`` (the zip's name in the inbox). Names within a group are sorted
+``result_file`` (the zip's name in the inbox), then the code that made the row
+(``environment``: ``package_version``, ``git_commit``, ``scikit_learn``; empty
+for zips that do not record them). Names within a group are sorted
 (metrics by name, then by cutoff), rows by dataset, split, algorithm, result
 file and sample number: the same inbox always gives the same table. A summary
 follows: rows, datasets, algorithms, failed samples and, per dataset and split,
@@ -29,6 +32,7 @@ zip that repeats another, naming both.
 import argparse
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -46,7 +50,9 @@ from Experiment_handler.result_zip_validation import SEARCH_PARAMS, validate_res
 
 DEFAULT_METRIC = "test_metric_NDCG_cut_10"
 METRIC_COLUMN = re.compile(r"^(test|val)_metric_(.+)_cut_(\d+)$")
-TRAILING_COLUMNS = ("time_on_train", "time_on_val", "time_on_test", "time_on_ranking", "exception", "result_file")
+TRAILING_COLUMNS = ("time_on_train", "time_on_val", "time_on_test", "time_on_ranking", "exception", "result_file",
+                    "package_version", "git_commit", "scikit_learn")
+CODE_COLUMNS = TRAILING_COLUMNS[-3:]
 ROW_ORDER = ("dataset_name", "split_name", "alg_name", "result_file", "sample_number")
 SAMPLE_IDENTITY = ("dataset_name", "split_checksum", "alg_name", "alg_seed", "param_seed", "exclude_seen",
                    "sample_number")
@@ -57,6 +63,7 @@ def sample_rows(metadata: dict, result_file: str) -> list[dict]:
     shared = {key: json.dumps(value) if isinstance(value, list) else value
               for key, value in metadata["search_params"].items()}
     shared.update(metadata["dataset_features"])
+    shared.update({key: metadata["environment"].get(key) for key in CODE_COLUMNS})
     rows = []
     for sample in metadata["samples"]:
         row = dict(shared, sample_number=sample["sample_number"],
@@ -173,14 +180,23 @@ def summary(table: pd.DataFrame, metric: str) -> str:
     return "\n".join(lines)
 
 
-def sync_bucket(inbox: str, folder: Path) -> None:
-    """Copy the ``gs://`` inbox's top-level files into ``folder`` with ``gsutil -m rsync``."""
+def storage_rsync_command(source: str, folder: Path) -> list[str]:
+    """``gcloud storage rsync`` when gcloud is on PATH and ``RECZILLA_STORAGE_CLI`` is not ``gsutil``
+    (gsutil is deprecated), else ``gsutil -m rsync``."""
+    if os.environ.get("RECZILLA_STORAGE_CLI", "auto") != "gsutil" and shutil.which("gcloud"):
+        return ["gcloud", "storage", "rsync", source, str(folder)]
     if shutil.which("gsutil") is None:
-        raise CommandLineError(f"gsutil is not on PATH: needed to read {inbox}")
-    completed = subprocess.run(["gsutil", "-m", "rsync", inbox, str(folder)], capture_output=True, text=True)
+        raise CommandLineError(f"neither gcloud nor gsutil is on PATH: needed to read {source}")
+    return ["gsutil", "-m", "rsync", source, str(folder)]
+
+
+def sync_bucket(inbox: str, folder: Path) -> None:
+    """Copy the ``gs://`` inbox's top-level files into ``folder``."""
+    command = storage_rsync_command(inbox, folder)
+    completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
         detail = completed.stderr.strip().splitlines()[-1:] or ["no message"]
-        raise CommandLineError(f"gsutil -m rsync {inbox} failed ({completed.returncode}): {detail[0]}")
+        raise CommandLineError(f"{' '.join(command[:-2])} {inbox} failed ({completed.returncode}): {detail[0]}")
 
 
 def process_inbox(inbox: str, out_prefix: str, metric: str = DEFAULT_METRIC) -> pd.DataFrame:

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # A batch of experiments: every algorithm of ALGORITHMS on every dataset of DATASETS, on this
-# machine (RECZILLA_BACKEND=local, the default: at most MAX_PARALLEL at once) or one GCE instance
-# each (RECZILLA_BACKEND=gcloud; settings in utils.sh).
+# machine (RECZILLA_BACKEND=local, the default: at most MAX_PARALLEL at once), one GCE instance
+# each (RECZILLA_BACKEND=gcloud; settings in utils.sh) or one Google Cloud Batch job
+# (RECZILLA_BACKEND=gcloud-batch; settings in cloud_batch.sh). Both cloud backends ship this
+# checkout's code to the VMs (code_shipping.sh).
+#
+#   ESTIMATE=1  prints the projected VM-hours and cost of the batch, per algorithm and in total
+#               (Experiment_handler.estimate_cost), and runs nothing.
+#   DRY_RUN=1   prints what would run (gcloud-batch: the task list and the job JSON) and
+#               submits or uploads nothing.
 #
 #   bash scripts/example_local_script.sh
 #   ALGORITHMS="TopPop Random" DATASETS=SyntheticSmall NUM_SAMPLES=2 bash scripts/example_local_script.sh
@@ -93,13 +100,24 @@ case $RECZILLA_BACKEND in
     mkdir -p -- "$RECZILLA_BUCKET"
     RECZILLA_BUCKET=$(cd -- "$RECZILLA_BUCKET" && pwd) # the paths in ARGS are absolute
     ;;
-  gcloud)
+  gcloud | gcloud-batch)
     MAX_PARALLEL=${MAX_PARALLEL:-10}
     [[ $INSTANCE_BASE =~ ^[a-z][-a-z0-9]{0,30}$ ]] || die "INSTANCE_BASE must be lowercase letters, digits and hyphens, starting with a letter (at most 31)"
     ;;
-  *) die "RECZILLA_BACKEND must be local or gcloud, not '$RECZILLA_BACKEND'" ;;
+  *) die "RECZILLA_BACKEND must be local, gcloud or gcloud-batch, not '$RECZILLA_BACKEND'" ;;
 esac
+ESTIMATE=${ESTIMATE:-0} DRY_RUN=${DRY_RUN:-0}
+[[ $ESTIMATE == [01] && $DRY_RUN == [01] ]] || die "ESTIMATE and DRY_RUN must be 0 or 1"
 [[ $MAX_PARALLEL =~ ^[1-9][0-9]*$ ]] || die "MAX_PARALLEL must be a positive whole number, not '$MAX_PARALLEL'"
+if [[ $RECZILLA_BACKEND == gcloud-batch ]]; then
+  # shellcheck source=scripts/cloud_batch.sh
+  source "$SCRIPTS_DIR/cloud_batch.sh"
+  cloud_batch_check_settings || exit 2
+fi
+if [[ $RECZILLA_BACKEND == gcloud* && $ESTIMATE == 0 ]]; then
+  RECZILLA_GCE_PROJECT=$(gce_project) || exit 2
+  export RECZILLA_GCE_PROJECT
+fi
 if [[ $RECZILLA_BACKEND == local ]]; then
   # each of the MAX_PARALLEL experiments gets its share of the cores and of the memory budget
   export RECZILLA_THREADS=${RECZILLA_THREADS:-$((cores / MAX_PARALLEL > 0 ? cores / MAX_PARALLEL : 1))}
@@ -117,7 +135,7 @@ on_signal() {
   # a second signal while the experiments stop cuts their instance deletes short (reported)
   trap 'echo "interrupted again: stopping the instance deletes too"; batch_terminate' HUP INT TERM
   echo "interrupted"
-  batch_stop
+  if [[ $RECZILLA_BACKEND == gcloud-batch ]]; then cloud_batch_interrupt; else batch_stop; fi
   sync_logs "$LOG_DIR" || true
   batch_summary || true
   exit "$1"
@@ -144,18 +162,42 @@ if ((${#missing[@]} > 0)); then
     "then copy SPLITS/* there."
 fi
 if ((${#builtin[@]} > 0)); then
-  echo "putting the $SPLIT_TYPE splits of ${builtin[*]} in the bucket"
+  if ((ESTIMATE + DRY_RUN > 0)); then
+    echo "making the $SPLIT_TYPE splits of ${builtin[*]} here (not put in the bucket: ESTIMATE/DRY_RUN)"
+  else
+    echo "putting the $SPLIT_TYPE splits of ${builtin[*]} in the bucket"
+  fi
   PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Data_manager.create_all_data_splits \
     --data-dir "$WORK_DIR/datasets" --splits-dir "$WORK_DIR/splits" --datasets "${builtin[@]}" --splitters "$SPLIT_TYPE"
   for dataset in "${builtin[@]}"; do
     # cache the split's meta-features in it, so that no experiment has to compute them again
     PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Experiment_handler.metafeatures \
       "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" >/dev/null
-    bucket_put_folder "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" "$(split_path "$dataset" "$SPLIT_TYPE")"
+    if ((ESTIMATE + DRY_RUN == 0)); then
+      bucket_put_folder "$WORK_DIR/splits/$dataset/$SPLIT_TYPE" "$(split_path "$dataset" "$SPLIT_TYPE")"
+    fi
   done
+fi
+if [[ $RECZILLA_BACKEND == gcloud && -z $RECZILLA_GCE_REPO_DIR && $DRY_RUN == 0 && $ESTIMATE == 0 ]]; then
+  RECZILLA_CODE_URL=$(ship_code) || exit 1
+  export RECZILLA_CODE_URL
 fi
 
 # ---- Experiments. ----
+local_split_info() {
+  # local_split_info DATASET SPLIT_PATH: a local copy of the split's split.json (for ESTIMATE).
+  local built=$WORK_DIR/splits/$1/$SPLIT_TYPE/split.json copy=$WORK_DIR/split-info/$1.split.json
+  if [[ -f $built ]]; then
+    printf '%s\n' "$built"
+  elif [[ $2 != gs://* ]]; then
+    printf '%s\n' "$2/split.json"
+  else
+    mkdir -p -- "${copy%/*}"
+    [[ -f $copy ]] || gcs cp "$2/split.json" "$copy" >/dev/null 2>&1 || die "could not read $2/split.json"
+    printf '%s\n' "$copy"
+  fi
+}
+
 # shellcheck disable=SC2317  # run by batch_submit
 run_and_clean() {
   # run_and_clean FOLDER COMMAND...: runs COMMAND, then removes FOLDER (its split copy and
@@ -178,15 +220,23 @@ for i in "${!algorithms[@]}"; do
       continue
     fi
     split=$(split_path "$dataset" "$SPLIT_TYPE")
-    if [[ $RECZILLA_BACKEND == local ]]; then
-      folder=$WORK_DIR/experiments/$name
-    else
-      folder=$RECZILLA_GCE_WORK_DIR
+    if [[ $ESTIMATE == 1 ]]; then
+      printf '%s\t%s\t%s\n' "$alg" "$dataset" "$(local_split_info "$dataset" "$split")" >>"$WORK_DIR/estimate-$stamp.tsv"
+      continue
     fi
+    case $RECZILLA_BACKEND in
+      local) folder=$WORK_DIR/experiments/$name ;;
+      gcloud) folder=$RECZILLA_GCE_WORK_DIR ;;
+      gcloud-batch) folder=$RECZILLA_BATCH_WORK_DIR/$name ;;
+    esac
     args=$(quote_args "$TIME_LIMIT" "$dataset" "$SPLIT_TYPE" "$alg" "$folder/split" "$ALG_SEED" "$PARAM_SEED" \
       "$NUM_SAMPLES" "$folder/result" "$name" "$split")
     log=$LOG_DIR/${name}_$stamp.log
-    if [[ $RECZILLA_BACKEND == local ]]; then
+    if [[ $RECZILLA_BACKEND == gcloud-batch ]]; then
+      cloud_batch_add "$name" "$folder/result" "$args" "$split"
+    elif [[ $DRY_RUN == 1 ]]; then
+      echo "dry run: run_experiment $args $split"
+    elif [[ $RECZILLA_BACKEND == local ]]; then
       batch_submit "$name" "$log" run_and_clean "$folder" run_experiment "$args" "$split" "local-$i-$j"
     else
       batch_submit "$name" "$log" run_experiment "$args" "$split" "$INSTANCE_BASE-$stamp-$i-$j"
@@ -194,8 +244,24 @@ for i in "${!algorithms[@]}"; do
   done
 done
 
+if [[ $ESTIMATE == 1 ]]; then
+  if [[ ! -f $WORK_DIR/estimate-$stamp.tsv ]]; then echo "nothing to estimate: every experiment is in the inbox"; exit 0; fi
+  estimate_args=(--experiments "$WORK_DIR/estimate-$stamp.tsv" --num-samples "$NUM_SAMPLES" --time-limit "$TIME_LIMIT"
+    --machine-type "${RECZILLA_BATCH_MACHINE_TYPE:-$RECZILLA_GCE_MACHINE_TYPE}"
+    --provisioning "$([[ $RECZILLA_BACKEND == gcloud-batch ]] && echo "$RECZILLA_BATCH_PROVISIONING" || echo STANDARD)"
+    --backend "$RECZILLA_BACKEND")
+  if [[ -n $(bucket_list "$RECZILLA_BUCKET/inbox") ]]; then estimate_args+=(--inbox "$RECZILLA_BUCKET/inbox"); fi
+  if [[ -n ${RECZILLA_PRICE_PER_HOUR:-} ]]; then estimate_args+=(--price-per-hour "$RECZILLA_PRICE_PER_HOUR"); fi
+  PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$python" -m Experiment_handler.estimate_cost "${estimate_args[@]}"
+  exit
+fi
 status=0
-batch_wait || status=1
+if [[ $RECZILLA_BACKEND == gcloud-batch ]]; then
+  cloud_batch_run || status=1
+else
+  batch_wait || status=1
+fi
+if [[ $DRY_RUN == 1 ]]; then exit "$status"; fi
 sync_logs "$LOG_DIR" || status=1
 echo
 batch_summary || status=1

@@ -4,25 +4,34 @@
 # the settings below that the environment leaves unset.
 #
 # Settings (environment variables, default in brackets):
-#   RECZILLA_BACKEND             local | gcloud [local]. local: the "instance" is a worker process
-#                                on this machine and the bucket a folder; gcloud: a GCE instance
-#                                per experiment and a Cloud Storage bucket.
+#   RECZILLA_BACKEND             local | gcloud | gcloud-batch [local]. local: the "instance" is a
+#                                worker process on this machine and the bucket a folder; gcloud: a
+#                                GCE instance per experiment and a Cloud Storage bucket;
+#                                gcloud-batch: a Cloud Batch job per batch (cloud_batch.sh; a
+#                                single run_experiment runs as on gcloud).
 #   RECZILLA_BUCKET              [local: ./reczilla-bucket; gcloud: gs://reczilla-results]
 #                                holds dataset-splits/<version>/<Dataset>/<Splitter>/ and
 #                                inbox/ (result_*.zip, logs/, done/).
 #   RECZILLA_SPLITS_VERSION      the <version> folder of the splits [splits-v1]
-#   RECZILLA_GCE_PROJECT         [research-collab-naszilla]  (the reference's project)
+#   RECZILLA_GCE_PROJECT         [the gcloud CLI's project: gcloud config get-value project;
+#                                none is an error]
 #   RECZILLA_GCE_ZONE            [us-central1-a]
-#   RECZILLA_GCE_IMAGE_FAMILY    image family holding the environment [reczilla]
+#   RECZILLA_GCE_IMAGE_FAMILY    [debian-12]; RECZILLA_GCE_IMAGE_PROJECT, the project holding it
+#                                [debian-cloud for a debian-* family, else none: your project]
 #   RECZILLA_GCE_MACHINE_TYPE    [n1-highmem-2]
 #   RECZILLA_GCE_GPU_MACHINE_TYPE, RECZILLA_GCE_ACCELERATOR   for run_experiment_GPU
 #                                [n1-highmem-16; type=nvidia-tesla-t4,count=1]
-#   RECZILLA_GCE_SERVICE_ACCOUNT [default-compute-instance@<project>.iam.gserviceaccount.com]
+#   RECZILLA_GCE_SERVICE_ACCOUNT [none: --service-account is left out, the project's default
+#                                compute service account runs the instance]
 #   RECZILLA_GCE_SCOPES          [https://www.googleapis.com/auth/devstorage.read_write]
-#   RECZILLA_GCE_REPO_DIR        this repository on the image [/home/shared/reczilla]
+#   RECZILLA_GCE_REPO_DIR        [none: the launching checkout's code is shipped to the bucket and
+#                                installed on the instance, see code_shipping.sh] set: this
+#                                repository is already on the image there (built by hand)
 #   RECZILLA_GCE_WORK_DIR        the instance's folder for the split and the result [/home/shared]
-#   RECZILLA_GCE_ACTIVATE, RECZILLA_GCE_CONDA_ENV   the environment activated on the instance
-#                                [/home/shared/miniconda3/bin/activate; reczilla] (empty: none)
+#   RECZILLA_GCE_ACTIVATE, RECZILLA_GCE_CONDA_ENV   with RECZILLA_GCE_REPO_DIR: the environment
+#                                activated on the instance [/home/shared/miniconda3/bin/activate;
+#                                reczilla] (empty: none)
+#   RECZILLA_STORAGE_CLI         auto | gcloud | gsutil [auto: gcloud storage when gcloud exists]
 #   RECZILLA_GCE_CREATE_TRIES, RECZILLA_GCE_SSH_TRIES   [5; 2]
 #   RECZILLA_GCE_CREATE_RETRY_WAIT, RECZILLA_GCE_SSH_RETRY_WAIT, RECZILLA_GCE_SSH_WAIT
 #                                seconds before a new create, a new ssh, the first ssh [5; 30; 10]
@@ -47,23 +56,30 @@
 #   on Ctrl-C/TERM; ARGS is checked (quoting, 11 arguments) before any instance is created.
 
 RECZILLA_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/code_shipping.sh
+source "$RECZILLA_SCRIPTS_DIR/code_shipping.sh"
 
 : "${RECZILLA_BACKEND:=local}"
-if [[ $RECZILLA_BACKEND == gcloud ]]; then
+if [[ $RECZILLA_BACKEND == gcloud* ]]; then
   : "${RECZILLA_BUCKET:=gs://reczilla-results}"
 else
   : "${RECZILLA_BUCKET:=$PWD/reczilla-bucket}"
 fi
 : "${RECZILLA_SPLITS_VERSION:=splits-v1}"
-: "${RECZILLA_GCE_PROJECT:=research-collab-naszilla}"
+: "${RECZILLA_GCE_PROJECT:=}"
 : "${RECZILLA_GCE_ZONE:=us-central1-a}"
-: "${RECZILLA_GCE_IMAGE_FAMILY:=reczilla}"
+: "${RECZILLA_GCE_IMAGE_FAMILY:=debian-12}"
+if [[ $RECZILLA_GCE_IMAGE_FAMILY == debian-* ]]; then
+  : "${RECZILLA_GCE_IMAGE_PROJECT=debian-cloud}"
+else
+  : "${RECZILLA_GCE_IMAGE_PROJECT=}"
+fi
 : "${RECZILLA_GCE_MACHINE_TYPE:=n1-highmem-2}"
 : "${RECZILLA_GCE_GPU_MACHINE_TYPE:=n1-highmem-16}"
 : "${RECZILLA_GCE_ACCELERATOR:=type=nvidia-tesla-t4,count=1}"
-: "${RECZILLA_GCE_SERVICE_ACCOUNT:=default-compute-instance@$RECZILLA_GCE_PROJECT.iam.gserviceaccount.com}"
+: "${RECZILLA_GCE_SERVICE_ACCOUNT:=}"
 : "${RECZILLA_GCE_SCOPES:=https://www.googleapis.com/auth/devstorage.read_write}"
-: "${RECZILLA_GCE_REPO_DIR:=/home/shared/reczilla}"
+: "${RECZILLA_GCE_REPO_DIR:=}"
 : "${RECZILLA_GCE_WORK_DIR:=/home/shared}"
 : "${RECZILLA_GCE_ACTIVATE=/home/shared/miniconda3/bin/activate}"
 : "${RECZILLA_GCE_CONDA_ENV=reczilla}"
@@ -103,6 +119,17 @@ random_dataset() {
 
 reczilla_error() {
   printf 'error: %s\n' "$*" >&2
+}
+
+gce_project() {
+  # Prints RECZILLA_GCE_PROJECT, or else the gcloud CLI's project; fails when there is none.
+  local project=$RECZILLA_GCE_PROJECT
+  if [[ -z $project ]]; then project=$(gcloud config get-value project 2>/dev/null) || project=""; fi
+  if [[ -z $project || $project == "(unset)" ]]; then
+    reczilla_error "no GCP project: run 'gcloud config set project MY_PROJECT' or set RECZILLA_GCE_PROJECT"
+    return 2
+  fi
+  printf '%s\n' "$project"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -177,17 +204,59 @@ bounded_run() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Buckets: a gs:// path goes through gsutil, anything else is a local folder.
+# Buckets: a gs:// path goes through `gcloud storage` (or gsutil, deprecated, where gcloud is
+# missing or RECZILLA_STORAGE_CLI=gsutil), anything else is a local folder.
+
+storage_cli() {
+  # Prints the Cloud Storage client used for gs:// paths: gcloud or gsutil.
+  case ${RECZILLA_STORAGE_CLI:-auto} in
+    gcloud | gsutil) printf '%s\n' "$RECZILLA_STORAGE_CLI" ;;
+    auto) if command -v gcloud >/dev/null; then echo gcloud; else echo gsutil; fi ;;
+    *) reczilla_error "RECZILLA_STORAGE_CLI must be auto, gcloud or gsutil, not '$RECZILLA_STORAGE_CLI'"; return 2 ;;
+  esac
+}
+
+gcs() {
+  # gcs stat|cp|cp_many|ls|rsync|rsync_tree|rm_tree|create_only ARG...: one Cloud Storage
+  # operation with the client of storage_cli. cp_many SRC_FOLDER DEST_FOLDER copies the files of
+  # SRC_FOLDER; rsync_tree copies a folder tree; create_only FILE URL fails when URL exists.
+  local cli operation=$1
+  cli=$(storage_cli) || return
+  shift
+  if [[ $cli == gcloud ]]; then
+    case $operation in
+      stat) gcloud storage objects describe "$1" >/dev/null 2>&1 ;;
+      cp) gcloud storage cp "$1" "$2" ;;
+      cp_many) gcloud storage cp "$1/*" "$2/" ;;
+      ls) gcloud storage ls "$1/" ;;
+      rsync) gcloud storage rsync "$1" "$2" ;;
+      rsync_tree) gcloud storage rsync --recursive "$1" "$2" ;;
+      rm_tree) gcloud storage rm --recursive "$1" ;;
+      create_only) gcloud storage cp --if-generation-match=0 "$1" "$2" ;;
+    esac
+  else
+    case $operation in
+      stat) gsutil -q stat "$1" ;;
+      cp) gsutil -q cp "$1" "$2" ;;
+      cp_many) gsutil -m cp "$1/*" "$2/" ;;
+      ls) gsutil ls "$1/" ;;
+      rsync) gsutil -m -q rsync "$1" "$2" ;;
+      rsync_tree) gsutil -m -q rsync -r "$1" "$2" ;;
+      rm_tree) gsutil -m -q rm -r "$1" ;;
+      create_only) gsutil -q -h x-goog-if-generation-match:0 cp "$1" "$2" ;;
+    esac
+  fi
+}
 
 bucket_exists() {
   # bucket_exists PATH: succeeds when the file PATH exists.
-  if [[ $1 == gs://* ]]; then gsutil -q stat "$1"; else [[ -e $1 ]]; fi
+  if [[ $1 == gs://* ]]; then gcs stat "$1"; else [[ -e $1 ]]; fi
 }
 
 bucket_get_files() {
   # bucket_get_files SRC_FOLDER DEST_FOLDER: copies the files of SRC_FOLDER into DEST_FOLDER.
   if [[ $1 == gs://* ]]; then
-    gsutil -m cp "$1/*" "$2/"
+    gcs cp_many "$1" "$2"
   elif [[ -d $1 ]]; then
     cp -- "$1"/* "$2/"
   else
@@ -199,7 +268,7 @@ bucket_get_files() {
 bucket_list() {
   # bucket_list FOLDER: the names of the files in FOLDER, one a line (none when it is missing).
   if [[ $1 == gs://* ]]; then
-    gsutil ls "$1/" 2>/dev/null | sed 's#.*/##' || true
+    gcs ls "$1" 2>/dev/null | sed 's#.*/##' || true
   elif [[ -d $1 ]]; then
     ls -A -- "$1"
   fi
@@ -209,7 +278,7 @@ bucket_put() {
   # bucket_put FILE DEST_PATH: copies FILE to DEST_PATH (locally through a temporary name, so a
   # reader never sees half a file).
   if [[ $2 == gs://* ]]; then
-    gsutil -q cp "$1" "$2"
+    gcs cp "$1" "$2"
   else
     mkdir -p -- "$(dirname -- "$2")" && cp -- "$1" "$2.tmp$$" && mv -f -- "$2.tmp$$" "$2"
   fi
@@ -252,7 +321,7 @@ done_marker_name() {
 sync_logs() {
   # sync_logs LOG_FOLDER: copies the batch's log files to <bucket>/inbox/logs/.
   if [[ $RECZILLA_BUCKET == gs://* ]]; then
-    gsutil -m -q rsync "$1" "$RECZILLA_BUCKET/inbox/logs"
+    gcs rsync "$1" "$RECZILLA_BUCKET/inbox/logs"
   else
     local file
     for file in "$1"/*; do
@@ -306,8 +375,8 @@ run_experiment() {
   _reczilla_check_run_args "$@" || return 2
   case $RECZILLA_BACKEND in
     local) _run_local "$@" ;;
-    gcloud) _run_on_gce "$@" --machine-type="$RECZILLA_GCE_MACHINE_TYPE" ;;
-    *) reczilla_error "RECZILLA_BACKEND must be local or gcloud, not '$RECZILLA_BACKEND'"; return 2 ;;
+    gcloud | gcloud-batch) _run_on_gce "$@" --machine-type="$RECZILLA_GCE_MACHINE_TYPE" ;;
+    *) reczilla_error "RECZILLA_BACKEND must be local, gcloud or gcloud-batch, not '$RECZILLA_BACKEND'"; return 2 ;;
   esac
 }
 
@@ -316,11 +385,11 @@ run_experiment_GPU() {
   _reczilla_check_run_args "$@" || return 2
   case $RECZILLA_BACKEND in
     local) _run_local "$@" ;;
-    gcloud)
+    gcloud | gcloud-batch)
       _run_on_gce "$@" --machine-type="$RECZILLA_GCE_GPU_MACHINE_TYPE" \
         --accelerator="$RECZILLA_GCE_ACCELERATOR" --maintenance-policy=TERMINATE
       ;;
-    *) reczilla_error "RECZILLA_BACKEND must be local or gcloud, not '$RECZILLA_BACKEND'"; return 2 ;;
+    *) reczilla_error "RECZILLA_BACKEND must be local, gcloud or gcloud-batch, not '$RECZILLA_BACKEND'"; return 2 ;;
   esac
 }
 
@@ -351,22 +420,31 @@ _gce_worker() {
   # The EXIT trap deletes the instance once a create has been tried (a failed create may still
   # leave an instance behind).
   _gce_instance=""
+  RECZILLA_GCE_PROJECT=$(gce_project) || exit 2 # this worker's subshell only
   _gce_where=(--project="$RECZILLA_GCE_PROJECT" --zone="$RECZILLA_GCE_ZONE")
   trap _gce_delete_instance EXIT
   trap_signals
-  local args_str=$1 split=$2 instance=$3 attempt remote
+  local args_str=$1 split=$2 instance=$3 attempt remote create_flags=(--image-family="$RECZILLA_GCE_IMAGE_FAMILY")
   shift 3
-  printf -v remote 'export ARGS=%s SPLIT_PATH_ON_BUCKET=%s RECZILLA_INBOX=%s RECZILLA_ACTIVATE=%s RECZILLA_CONDA_ENV=%s && bash %s' \
-    "$(quote_args "$args_str")" "$(quote_args "$split")" "$(quote_args "$RECZILLA_BUCKET/inbox")" \
-    "$(quote_args "$RECZILLA_GCE_ACTIVATE")" "$(quote_args "$RECZILLA_GCE_CONDA_ENV")" \
-    "$(quote_args "$RECZILLA_GCE_REPO_DIR/scripts/run_experiment_on_instance.sh")"
+  if [[ -n $RECZILLA_GCE_IMAGE_PROJECT ]]; then create_flags+=(--image-project="$RECZILLA_GCE_IMAGE_PROJECT"); fi
+  if [[ -n $RECZILLA_GCE_SERVICE_ACCOUNT ]]; then create_flags+=(--service-account="$RECZILLA_GCE_SERVICE_ACCOUNT"); fi
+  printf -v remote 'export ARGS=%s SPLIT_PATH_ON_BUCKET=%s RECZILLA_INBOX=%s' \
+    "$(quote_args "$args_str")" "$(quote_args "$split")" "$(quote_args "$RECZILLA_BUCKET/inbox")"
+  if [[ -n $RECZILLA_GCE_REPO_DIR ]]; then
+    printf -v remote '%s RECZILLA_ACTIVATE=%s RECZILLA_CONDA_ENV=%s && bash %s' "$remote" \
+      "$(quote_args "$RECZILLA_GCE_ACTIVATE")" "$(quote_args "$RECZILLA_GCE_CONDA_ENV")" \
+      "$(quote_args "$RECZILLA_GCE_REPO_DIR/scripts/run_experiment_on_instance.sh")"
+  else
+    local code=${RECZILLA_CODE_URL:-}
+    if [[ -z $code ]]; then code=$(ship_code) || exit 1; fi
+    remote+=" && $(vm_bootstrap_command "$code")"
+  fi
   echo "run_experiment: instance $instance, split $split"
   echo "run_experiment: ARGS $args_str"
 
   for ((attempt = 1; ; attempt++)); do
     _gce_instance=$instance
-    if run_child gcloud compute instances create "$instance" "${_gce_where[@]}" \
-      --image-family="$RECZILLA_GCE_IMAGE_FAMILY" --service-account="$RECZILLA_GCE_SERVICE_ACCOUNT" \
+    if run_child gcloud compute instances create "$instance" "${_gce_where[@]}" "${create_flags[@]}" \
       --scopes="$RECZILLA_GCE_SCOPES" "$@"; then
       break
     fi
@@ -445,7 +523,9 @@ delete_instances() {
   # delete_instances NAME...: deletes these GCE instances (by hand: run_experiment already
   # deletes its own instance), each within RECZILLA_GCE_DELETE_TIMEOUT seconds; HUP/INT/TERM
   # stops the deletions. Fails when an instance may be left, naming them all with the command.
-  local i status failed=()
+  local i status failed=() project
+  project=$(gce_project) || return 2
+  local RECZILLA_GCE_PROJECT=$project # for _delete_instance
   for ((i = 1; i <= $#; i++)); do
     echo "deleting instance ${!i}"
     status=0

@@ -101,6 +101,8 @@ def test_rows_columns_and_values_equal_the_zips(inbox, processed):
             for param, value in sample["hyperparameters"].items():
                 assert row[f"param_{param}"] == value
             assert row["hyperparameters_source"] == sample["hyperparameters_source"]
+            for key in ("package_version", "git_commit", "scikit_learn"):  # the code that made the row
+                assert row[key] == m["environment"][key] and row[key], key
             for prefix, key in (("test", "result_on_test"), ("val", "result_on_validation")):
                 for cutoff, metrics in (sample[key] or {}).items():
                     for metric, value in metrics.items():
@@ -152,7 +154,7 @@ def test_same_inbox_same_bytes_and_metric_option(inbox, processed, tmp_path):
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_gs_inbox_is_synced_with_gsutil(inbox, processed, tmp_path):
+def test_gs_inbox_is_synced_with_gcloud_storage_or_gsutil(inbox, processed, tmp_path):
     bucket = tmp_path / "gcs"
     shutil.copytree(inbox, bucket / "my-bucket" / "inbox")
     bin_dir = tmp_path / "bin"
@@ -166,7 +168,9 @@ def test_gs_inbox_is_synced_with_gsutil(inbox, processed, tmp_path):
         'find "$src" -maxdepth 1 -type f -exec cp {} "$4" \\;\n'
     )
     gsutil.chmod(gsutil.stat().st_mode | stat.S_IEXEC)
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_GCS": str(bucket)}
+    # gsutil alone (RECZILLA_STORAGE_CLI=gsutil: this machine may have a real gcloud on PATH)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_GCS": str(bucket),
+           "RECZILLA_STORAGE_CLI": "gsutil"}
     result = run_module("Experiment_handler.process_inbox", "gs://my-bucket/inbox", tmp_path / "gs", env=env)
     assert result.returncode == 0, result.stderr
     assert (bucket / "calls").read_text().startswith("-m rsync gs://my-bucket/inbox ")
@@ -176,6 +180,21 @@ def test_gs_inbox_is_synced_with_gsutil(inbox, processed, tmp_path):
     missing = run_module("Experiment_handler.process_inbox", "gs://my-bucket/none", tmp_path / "n", env=env)
     assert missing.returncode == 1 and "gsutil -m rsync gs://my-bucket/none failed" in missing.stderr
     assert missing.stderr.count("\n") == 1
+
+    # gcloud on PATH: `gcloud storage rsync` is preferred; RECZILLA_STORAGE_CLI=gsutil forces gsutil
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text('#!/bin/sh\necho "gcloud $@" >> "$FAKE_GCS/calls"\n[ "$1 $2" = "storage rsync" ] || exit 3\n'
+                      'find "$FAKE_GCS/${3#gs://}" -maxdepth 1 -type f -exec cp {} "$4" \\;\n')
+    gcloud.chmod(gcloud.stat().st_mode | stat.S_IEXEC)
+    (bucket / "calls").unlink()
+    env["RECZILLA_STORAGE_CLI"] = "auto"
+    result = run_module("Experiment_handler.process_inbox", "gs://my-bucket/inbox", tmp_path / "gc", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (bucket / "calls").read_text().startswith("gcloud storage rsync gs://my-bucket/inbox ")
+    assert (tmp_path / "gc.csv").read_bytes() == Path(f"{out}.csv").read_bytes()
+    result = run_module("Experiment_handler.process_inbox", "gs://my-bucket/inbox", tmp_path / "gs2",
+                        env={**env, "RECZILLA_STORAGE_CLI": "gsutil"})
+    assert result.returncode == 0 and (bucket / "calls").read_text().splitlines()[-1].startswith("-m rsync")
 
 
 def _zip(path: Path, members: list[tuple[zipfile.ZipInfo | str, bytes]]) -> None:

@@ -1,7 +1,10 @@
 """The run_experiment command line end to end on SyntheticSmall."""
 
+import importlib.metadata
 import json
+import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,8 @@ from Experiment_handler.result_zip import read_result_metadata
 from tests.conftest import run_module
 
 SPLIT = "DataSplitter_leave_k_out_last"
+REPO_HEAD = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"], capture_output=True,
+                           text=True).stdout.strip() or None
 METRICS = {
     "PRECISION", "PRECISION_RECALL_MIN_DEN", "RECALL", "MAP", "MAP_MIN_DEN", "MRR", "NDCG", "F1", "HIT_RATE",
     "ARHR_ALL_HITS", "NOVELTY", "AVERAGE_POPULARITY", "DIVERSITY_MEAN_INTER_LIST", "DIVERSITY_HERFINDAHL",
@@ -32,8 +37,12 @@ def check_contract(metadata: dict) -> None:
     assert metadata["schema_version"] == 1
     assert metadata["status"] in ("complete", "time_limit", "error")
     assert set(metadata["search_params"]) == SEARCH_PARAMS
+    environment = metadata["environment"]
     neural = {"torch", "device"} if metadata["search_params"]["alg_name"].endswith(("Wrapper",)) else set()
-    assert set(metadata["environment"]) == {"package_version", "python", "numpy", "scipy", "hostname"} | neural
+    assert set(environment) == {"package_version", "git_commit", "python", "numpy", "scipy", "scikit_learn",
+                                "hostname"} | neural
+    assert environment["git_commit"] in (REPO_HEAD, f"{REPO_HEAD}+dirty")
+    assert environment["scikit_learn"] == importlib.metadata.version("scikit-learn")
     assert isinstance(metadata["dataset_features"], dict)
     for number, sample in enumerate(metadata["samples"]):
         assert sample["sample_number"] == number

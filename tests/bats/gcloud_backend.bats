@@ -6,7 +6,8 @@ load test_helper
 
 setup() {
   common_setup
-  export RECZILLA_BACKEND=gcloud RECZILLA_BUCKET=gs://test-bucket
+  # a hand-built image holding the code (code_shipping.bats covers the shipped code)
+  export RECZILLA_BACKEND=gcloud RECZILLA_BUCKET=gs://test-bucket RECZILLA_GCE_REPO_DIR=/home/shared/reczilla
   ARGS_STR="60 SyntheticSmall DataSplitter_leave_k_out_last TopPop /home/shared/split 0 0 2 /home/shared/result exp-1 gs://test-bucket/split"
   SPLIT=gs://test-bucket/dataset-splits/splits-v1/SyntheticSmall/DataSplitter_leave_k_out_last
 }
@@ -39,17 +40,28 @@ delete_line() { call_line gcloud compute instances delete "$1" "${where[@]}" --q
   assert_output_contains "$ARGS_STR|$SPLIT|gs://test-bucket/inbox|/opt/conda/bin/activate|rz|"
 }
 
-@test "defaults: the reference's project, zone, image family, machine type, scopes and bucket" {
+@test "defaults: the gcloud CLI's project, stock Debian image, no service account flag, zone, machine type, scopes, bucket" {
   unset RECZILLA_GCE_PROJECT RECZILLA_GCE_ZONE RECZILLA_GCE_IMAGE_FAMILY RECZILLA_GCE_MACHINE_TYPE \
     RECZILLA_GCE_SERVICE_ACCOUNT RECZILLA_GCE_SCOPES RECZILLA_BUCKET
-  run bash -c 'source "$0/scripts/utils.sh"; echo "$RECZILLA_BUCKET"; run_experiment "$1" "$2" inst-d' \
+  STUB_PROJECT=my-own-project run bash -c 'source "$0/scripts/utils.sh"; echo "$RECZILLA_BUCKET"; run_experiment "$1" "$2" inst-d' \
     "$REPO_ROOT" "$ARGS_STR" "$SPLIT"
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = gs://reczilla-results ]
-  assert_equal "$(head -n1 "$STUB_LOG")" "$(call_line gcloud compute instances create inst-d \
-    --project=research-collab-naszilla --zone=us-central1-a --image-family=reczilla \
-    --service-account=default-compute-instance@research-collab-naszilla.iam.gserviceaccount.com \
+  assert_equal "$(grep -v '^gcloud config' "$STUB_LOG" | head -n1)" "$(call_line gcloud compute instances create inst-d \
+    --project=my-own-project --zone=us-central1-a --image-family=debian-12 --image-project=debian-cloud \
     --scopes=https://www.googleapis.com/auth/devstorage.read_write --machine-type=n1-highmem-2)"
+  [ "$(count_calls "gcloud compute instances delete inst-d --project=my-own-project")" -eq 1 ]
+}
+
+@test "no project configured anywhere: refused before anything is created" {
+  unset RECZILLA_GCE_PROJECT
+  run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
+  [ "$status" -eq 2 ]
+  assert_output_contains "no GCP project: run 'gcloud config set project MY_PROJECT' or set RECZILLA_GCE_PROJECT"
+  [ "$(count_calls "gcloud compute")" -eq 0 ]
+  ALGORITHMS=TopPop DATASETS=Movielens100K WORK_DIR=$BATS_TEST_TMPDIR/w run bash "$REPO_ROOT/scripts/example_local_script.sh"
+  [ "$status" -eq 2 ]
+  assert_output_contains "no GCP project"
 }
 
 @test "the GPU variant asks for the GPU machine type and an accelerator" {
@@ -285,5 +297,5 @@ gcloud_batch() {
 @test "an unknown backend is an error" {
   RECZILLA_BACKEND=aws run utils run_experiment "$ARGS_STR" "$SPLIT" inst-1
   [ "$status" -eq 2 ]
-  assert_output_contains "RECZILLA_BACKEND must be local or gcloud, not 'aws'"
+  assert_output_contains "RECZILLA_BACKEND must be local, gcloud or gcloud-batch, not 'aws'"
 }

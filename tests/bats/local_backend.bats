@@ -125,7 +125,7 @@ name_of() { echo "t_SyntheticSmall_DataSplitter_leave_k_out_last_$1_seeds0-0_n2"
 @test "bad settings and missing splits are errors before anything runs" {
   run batch RECZILLA_BACKEND=aws
   [ "$status" -eq 2 ]
-  assert_output_contains "RECZILLA_BACKEND must be local or gcloud, not 'aws'"
+  assert_output_contains "RECZILLA_BACKEND must be local, gcloud or gcloud-batch, not 'aws'"
   run batch MAX_PARALLEL=0
   [ "$status" -eq 2 ]
   assert_output_contains "MAX_PARALLEL must be a positive whole number"

@@ -20,6 +20,8 @@ common_setup() {
     RECZILLA_GCE_MACHINE_TYPE=test-machine RECZILLA_GCE_SERVICE_ACCOUNT=runner@test-project.iam.gserviceaccount.com \
     RECZILLA_GCE_SCOPES=test-scope RECZILLA_GCE_CREATE_RETRY_WAIT=0 RECZILLA_GCE_SSH_RETRY_WAIT=0 \
     RECZILLA_GCE_SSH_WAIT=0
+  # these tests cover the gsutil fallback; RECZILLA_STORAGE_CLI=auto picks the stand-in `gcloud storage`
+  export RECZILLA_STORAGE_CLI=gsutil
   cd "$dir" || return
 }
 
