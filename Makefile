@@ -1,19 +1,21 @@
-# Quick start: `make demo` runs the main job on built-in data; `make test` runs every test.
+# Quick start: `make demo` runs the main job on built-in data; `make test` runs every test;
+# `make metalearn-demo` trains and evaluates the meta-learner on the built-in synthetic zoo.
 # Both create .venv and install the project into it (Cython kernels included).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= demo_output
+METALEARN_DIR ?= metalearn_output
 
-.PHONY: demo test build test-tools shellcheck clean
+.PHONY: demo metalearn-demo test build test-tools shellcheck clean
 
 # The build requirements go into the venv too, so that `make build` can recompile in place.
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet 'setuptools>=68' wheel 'Cython>=3.0' 'numpy>=2.0' 'scipy>=1.11'
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet]'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet,meta]'
 	touch $@
 
 # Rebuild kernels whose .pyx changed since the install (a no-op otherwise).
@@ -40,6 +42,9 @@ test: build test-tools
 
 demo: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh "$(DEMO_DIR)"
+
+metalearn-demo: build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/metalearn_demo.sh "$(METALEARN_DIR)"
 
 clean:
 	rm -rf build $(VENV) *.egg-info
