@@ -7,8 +7,8 @@ SPLIT = "DataSplitter_leave_k_out_last"
 #: (alg_name, hyperparameters_source, hyperparameters) of the tiny table's configurations.
 CONFIGS = (
     ("TopPop", "default", {}),
-    ("ItemKNNCF_cosine", "default", {"topK": 5, "shrink": 50, "similarity": "cosine", "normalize": True}),
-    ("ItemKNNCF_cosine", "random_0", {"topK": 100, "shrink": 10, "similarity": "cosine", "normalize": False}),
+    ("ItemKNNCF_cosine", "default", {"topK": 5, "shrink": 50, "normalize": True, "feature_weighting": "none"}),
+    ("ItemKNNCF_cosine", "random_0", {"topK": 100, "shrink": 10, "normalize": False, "feature_weighting": "BM25"}),
 )
 
 

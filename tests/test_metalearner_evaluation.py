@@ -36,13 +36,12 @@ def tiny_csv(tmp_path):
 def test_metadataset_arrangement(tiny_csv):
     meta = load_metadataset(tiny_csv, "PRECISION_cut_10")
     assert meta.metric == "test_metric_PRECISION_cut_10" and not meta.minimize
-    assert meta.datasets == [f"D1/{CONFIGS[0] and 'DataSplitter_leave_k_out_last'}",
-                             "Movielens1MReader/DataSplitter_leave_k_out_last"]
+    assert meta.datasets == ["D1/DataSplitter_leave_k_out_last", "Movielens1MReader/DataSplitter_leave_k_out_last"]
     assert list(meta.families) == ["D1", "Movielens"]
     labels = [c.label for c in meta.configurations]
     assert labels == ["ItemKNNCF_cosine:default", "ItemKNNCF_cosine:random_0", "TopPop:default"]
-    assert meta.configurations[1].hyperparameters == {"topK": 100, "shrink": 10, "similarity": "cosine",
-                                                      "normalize": False}
+    assert meta.configurations[1].hyperparameters == {"topK": 100, "shrink": 10, "normalize": False,
+                                                      "feature_weighting": "BM25"}
     # D1: 0.3, mean(0.2, 0.4), 0.1; Movielens1M: failed sample -> NaN, never run -> NaN, 0.5
     np.testing.assert_allclose(meta.scores, [[0.3, 0.3, 0.1], [np.nan, np.nan, 0.5]])
     np.testing.assert_array_equal(meta.features, [[1.0, 2.0], [3.0, 4.0]])
