@@ -27,11 +27,11 @@ from pathlib import Path
 
 from Data_manager.atomic_files import write_json_atomic
 from Data_manager.cli_errors import UsageError, run_cli
-from Data_manager.metafeatures import load_or_compute_metafeatures
+from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Data_manager.split_format import SplitFormatError, load_split, split_checksum
 from Data_manager.text_table import format_table
 from Experiment_handler.evaluator import Evaluator
-from Experiment_handler.hyperparameter_space import Categorical, Integer, Real
+from Recommenders.hyperparameter_space import Categorical, Integer, Real
 from Experiment_handler.run_experiment import exclude_seen_setting
 from Recommenders.registry import UnknownAlgorithm, get_algorithm
 from ReczillaClassifier.learners import LEARNERS, LearnerUnavailable

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from Data_manager.landmarkers import landmarker_feature_names
+from Experiment_handler.landmarkers import landmarker_feature_names
 from ReczillaClassifier.landmarker_noise import AVERAGED_PREFIX, median_relative_change, variants
 from ReczillaClassifier.metadataset import MetaDataset
 

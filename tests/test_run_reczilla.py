@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from Data_manager.metafeatures import load_or_compute_metafeatures, metafeature_names
+from Experiment_handler.metafeatures import load_or_compute_metafeatures, metafeature_names
 from Data_manager.split_format import load_split
 from Experiment_handler.evaluator import Evaluator
 from Recommenders.registry import get_algorithm
