@@ -5,7 +5,8 @@ Parquet when the name ends in ``.parquet``) and returns a ``MetaDataset``:
 
 - one *dataset* per (``dataset_name``, ``split_name``), with its ``f_*`` meta-features
   and its family (``ReczillaClassifier.dataset_families``);
-- one *configuration* per algorithm and hyperparameter values (``param_*``), labelled
+- one *configuration* per algorithm and hyperparameter values (``param_*``, not the
+  search's ``param_seed``), labelled
   ``<alg_name>:<hyperparameters_source>`` as the reference's ``alg_param_name``;
 - ``scores[d, c]``: the target metric of configuration ``c`` on dataset ``d``, signed so
   that higher is better (time metrics, ``time_on_*``, are negated), NaN where the
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from Data_manager.atomic_files import file_sha256
+from Experiment_handler.result_zip_validation import SEARCH_PARAMS
 from ReczillaClassifier.dataset_families import dataset_family
 
 TEST_METRIC_PREFIX = "test_metric_"
@@ -117,7 +119,7 @@ def _hyperparameters(row: dict, param_columns: list[str]) -> dict:
 
 def _configurations(table: pd.DataFrame) -> tuple[list[Configuration], np.ndarray]:
     """The distinct configurations (sorted by label) and each row's configuration index."""
-    param_columns = [c for c in table.columns if c.startswith("param_")]
+    param_columns = [c for c in table.columns if c.startswith("param_") and c not in SEARCH_PARAMS]
     keys, first = [], {}
     for row in table[["alg_name", "hyperparameters_source", *param_columns]].to_dict("records"):
         hyperparameters = _hyperparameters(row, param_columns)

@@ -31,7 +31,7 @@ from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Data_manager.split_format import SplitFormatError, load_split, split_checksum
 from Data_manager.text_table import format_table
 from Experiment_handler.evaluator import Evaluator
-from Recommenders.hyperparameter_space import Categorical, Integer, Real
+from Recommenders.hyperparameter_space import Integer, Real
 from Experiment_handler.run_experiment import exclude_seen_setting
 from Recommenders.registry import UnknownAlgorithm, get_algorithm
 from ReczillaClassifier.learners import LEARNERS, LearnerUnavailable
@@ -46,6 +46,9 @@ RECOMMENDER_SEED = 0
 def typed_hyperparameters(alg_name: str, values: dict) -> dict:
     """``values`` (as read from a table) cast to the types of the algorithm's space."""
     dimensions = get_algorithm(alg_name).space.dimensions
+    unknown = sorted(set(values) - set(dimensions))
+    if unknown:
+        raise MetaModelError(f"{alg_name} has no hyperparameter {', '.join(unknown)}")
     typed = {}
     for name, value in values.items():
         dimension = dimensions.get(name)
@@ -53,11 +56,9 @@ def typed_hyperparameters(alg_name: str, values: dict) -> dict:
             typed[name] = int(value)
         elif isinstance(dimension, Real):
             typed[name] = float(value)
-        elif isinstance(dimension, Categorical):
+        else:
             matches = [c for c in dimension.categories if c == value or str(c) == str(value)]
             typed[name] = matches[0] if matches else value
-        else:
-            typed[name] = value
     return typed
 
 

@@ -14,7 +14,7 @@ CONFIGS = (
 
 def table_row(dataset, config, precision, features, exception=None, time_on_train=1.0, alg_seed=0):
     alg, source, hyperparameters = config
-    row = {"dataset_name": dataset, "split_name": SPLIT, "alg_name": alg, "alg_seed": alg_seed,
+    row = {"dataset_name": dataset, "split_name": SPLIT, "alg_name": alg, "alg_seed": alg_seed, "param_seed": 0,
            "hyperparameters_source": source, "exception": exception,
            "test_metric_PRECISION_cut_10": precision, "time_on_train": time_on_train}
     row.update({f"param_{name}": value for name, value in hyperparameters.items()})

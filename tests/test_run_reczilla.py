@@ -91,3 +91,10 @@ def test_bad_command_lines_fail_with_one_line(meta_csv, tmp_path, args, code, me
     assert result.returncode == code
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_unknown_hyperparameters_are_refused():
+    from ReczillaClassifier.metamodel import MetaModelError
+
+    with pytest.raises(MetaModelError, match="TopPop has no hyperparameter seed"):
+        typed_hyperparameters("TopPop", {"seed": 0})
