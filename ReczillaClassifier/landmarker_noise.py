@@ -59,8 +59,8 @@ def landmarker_table(meta: MetaDataset, splits_dir: Path, cache_path: Path) -> n
         if dataset not in cache:
             split_dir = splits_dir / dataset
             URM_train = load_split(split_dir).URM_train
-            cache[dataset] = [[landmarker_features(URM_train, LANDMARKER_SEED + k)[name] for name in names]
-                              for k in range(SUBSAMPLES)]
+            per_seed = [landmarker_features(URM_train, LANDMARKER_SEED + k) for k in range(SUBSAMPLES)]
+            cache[dataset] = [[features[name] for name in names] for features in per_seed]
             write_json_atomic(cache_path, cache)
         values[:, d, :] = np.array(cache[dataset], dtype=float)
     return values
