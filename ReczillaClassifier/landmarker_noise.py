@@ -33,9 +33,9 @@ import pandas as pd
 
 from Data_manager.atomic_files import write_bytes_atomic, write_json_atomic
 from Data_manager.cli_errors import CommandLineError, run_cli
-from Experiment_handler.landmarkers import LANDMARKER_SEED, landmarker_feature_names, landmarker_features
 from Data_manager.split_format import SplitFormatError, load_split
 from Data_manager.text_table import format_table
+from Experiment_handler.landmarkers import LANDMARKER_SEED, landmarker_feature_names, landmarker_features
 from ReczillaClassifier.evaluate import leave_one_family_out
 from ReczillaClassifier.learners import LEARNERS, LearnerUnavailable
 from ReczillaClassifier.metadataset import MetaDataset, MetaDatasetError, UnknownMetric, load_metadataset

@@ -27,12 +27,12 @@ from pathlib import Path
 
 from Data_manager.atomic_files import write_json_atomic
 from Data_manager.cli_errors import UsageError, run_cli
-from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Data_manager.split_format import SplitFormatError, load_split, split_checksum
 from Data_manager.text_table import format_table
 from Experiment_handler.evaluator import Evaluator
-from Recommenders.hyperparameter_space import Integer, Real
+from Experiment_handler.metafeatures import load_or_compute_metafeatures
 from Experiment_handler.run_experiment import exclude_seen_setting
+from Recommenders.hyperparameter_space import Integer, Real
 from Recommenders.registry import UnknownAlgorithm, get_algorithm
 from ReczillaClassifier.learners import LEARNERS, LearnerUnavailable
 from ReczillaClassifier.metadataset import TIME_PREFIX, MetaDatasetError, UnknownMetric, load_metadataset

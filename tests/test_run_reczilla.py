@@ -2,13 +2,11 @@
 
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from Experiment_handler.metafeatures import load_or_compute_metafeatures, metafeature_names
 from Data_manager.split_format import load_split
 from Experiment_handler.evaluator import Evaluator
+from Experiment_handler.metafeatures import load_or_compute_metafeatures, metafeature_names
 from Recommenders.registry import get_algorithm
 from ReczillaClassifier.metamodel import load_metamodel
 from ReczillaClassifier.run_reczilla import typed_hyperparameters
