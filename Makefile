@@ -1,28 +1,30 @@
-# Quick start: `make demo` runs the main job on built-in data; `make test` runs every test.
-# Both create .venv and install the project into it (Cython kernels included); `make test`
+# Quick start: `make demo` runs the main job on built-in data; `make test` runs every test;
+# `make metalearn-demo` trains and evaluates the meta-learner on the built-in synthetic zoo.
+# All create .venv and install the project into it (Cython kernels included); `make test`
 # also installs the `neural` extra (PyTorch, pinned by TORCH_REQUIREMENT), `make demo` does not.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= demo_output
+METALEARN_DIR ?= metalearn_output
 # Installed before the `neural` extra so that pip keeps this build instead of picking the newest.
 TORCH_REQUIREMENT ?= torch==2.13.0
 
-.PHONY: demo test build neural test-tools shellcheck clean
+.PHONY: demo metalearn-demo test build neural test-tools shellcheck clean
 
 # The build requirements go into the venv too, so that `make build` can recompile in place.
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet 'setuptools>=68' wheel 'Cython>=3.0' 'numpy>=2.0' 'scipy>=1.11'
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet]'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet,meta]'
 	touch $@
 
 # The optional neural models' dependency (PyTorch), for the tests and for `make neural`.
 $(VENV)/.neural-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet '$(TORCH_REQUIREMENT)'
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet,neural]'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,parquet,meta,neural]'
 	touch $@
 
 neural: $(VENV)/.neural-installed
@@ -51,6 +53,9 @@ test: build neural test-tools
 
 demo: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh "$(DEMO_DIR)"
+
+metalearn-demo: build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/metalearn_demo.sh "$(METALEARN_DIR)"
 
 clean:
 	rm -rf build $(VENV) *.egg-info

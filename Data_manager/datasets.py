@@ -19,7 +19,7 @@ from pathlib import Path
 from Data_manager.dataset_format import Dataset, DatasetFormatError, load_dataset, save_dataset
 from Data_manager.download import Source
 from Data_manager.readers import READERS
-from Data_manager.synthetic import SYNTHETIC_CONFIGS, generate_synthetic
+from Data_manager.synthetic import SYNTHETIC_CONFIGS, SYNTHETIC_ZOO, generate_synthetic
 
 READER_SUFFIX = "Reader"
 SIZE_CLASSES = ("small", "medium", "large")
@@ -83,6 +83,10 @@ def _synthetic_entries() -> list[DatasetEntry]:
             in_default_set=name != "SyntheticLarge",
         )
         for name, config in SYNTHETIC_CONFIGS.items()
+    ] + [
+        DatasetEntry(name=name, family="SyntheticZoo", size_class=size_class_of(config.n_interactions),
+                     produce=producer(name), in_default_set=False)
+        for name, config in SYNTHETIC_ZOO.items()
     ]
 
 

@@ -92,3 +92,51 @@ def test_bad_configuration_is_one_line_error():
         SyntheticConfig(n_users=10, n_items=30, n_interactions=10, seed=0)
     with pytest.raises(KeyError, match="SyntheticSmall"):
         generate_synthetic("NoSuchSynthetic")
+
+
+# --- the synthetic zoo: the meta-learner's built-in training data ---
+
+
+def test_zoo_members_are_registered_apart_from_the_default_set():
+    from Data_manager.datasets import DATASETS, default_dataset_names
+    from Data_manager.synthetic import SYNTHETIC_ZOO
+
+    assert list(SYNTHETIC_ZOO) == [f"SyntheticZoo{k:02d}" for k in range(1, 31)]
+    for name in SYNTHETIC_ZOO:
+        assert DATASETS[name].family == "SyntheticZoo" and name not in default_dataset_names()
+    configs = list(SYNTHETIC_ZOO.values())
+    assert len({(c.seed, c.n_users, c.n_items) for c in configs}) == 30
+
+    def spread(field):
+        values = [getattr(c, field) for c in configs]
+        return min(values), max(values)
+
+    assert spread("popularity_exponent")[0] < 0.3 and spread("popularity_exponent")[1] > 1.4
+    assert spread("affinity_strength")[0] < 0.3 and spread("affinity_strength")[1] > 2.2
+    assert spread("n_groups")[0] <= 3 and spread("n_groups")[1] >= 30
+    assert spread("activity_sigma")[0] < 0.5 and spread("activity_sigma")[1] > 1.4
+    densities = [c.n_interactions / (c.n_users * c.n_items) for c in configs]
+    assert min(densities) < 0.03 and max(densities) > 0.07
+    assert {c.rating_scale for c in configs} == {"1-5", "1-10", "0.5-5", "implicit"}
+    assert all(c.n_interactions >= 6 * c.n_users for c in configs)  # landmarkers need 2+ training items
+
+
+@pytest.mark.parametrize("name, levels, implicit", [
+    ("SyntheticZoo01", set(range(1, 6)), False),
+    ("SyntheticZoo02", set(range(1, 11)), False),
+    ("SyntheticZoo03", {k / 2 for k in range(1, 11)}, False),
+    ("SyntheticZoo04", {1.0}, True),
+])
+def test_zoo_rating_scales(name, levels, implicit):
+    from Data_manager.synthetic import SYNTHETIC_ZOO
+
+    dataset = generate_synthetic(name)
+    values = set(np.unique(dataset.URM_all.data).tolist())
+    assert values <= levels and len(values) >= min(len(levels), 4)
+    assert dataset.is_implicit == implicit and dataset.has_timestamps
+    assert dataset.URM_all.shape == (SYNTHETIC_ZOO[name].n_users, SYNTHETIC_ZOO[name].n_items)
+
+
+def test_unknown_rating_scale_is_refused():
+    with pytest.raises(ValueError, match="rating_scale must be one of"):
+        SyntheticConfig(300, 200, 6_000, seed=1, rating_scale="stars")
