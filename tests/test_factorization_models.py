@@ -39,7 +39,12 @@ def test_nmf_recovers_an_exact_non_negative_rank_two_matrix(solver, beta_loss, i
     model = NMFRecommender().fit(sp.csr_matrix(D), num_factors=2, solver=solver, init_type=init_type,
                                  beta_loss=beta_loss)
     assert (model.user_factors_ >= 0).all() and (model.item_factors_ >= 0).all()
-    np.testing.assert_allclose(model.score(np.arange(25)), D, atol=0.02 * D.max())
+    scores = model.score(np.arange(25))
+    # Over the whole matrix within 1% (each case reaches <= 0.45% with scikit-learn 1.9); single entries
+    # within 3% of the largest value: scikit-learn 1.9's multiplicative KL updates stop at their tolerance
+    # with one entry 2.4% off (earlier releases: under 2%).
+    assert np.linalg.norm(scores - D) <= 0.01 * np.linalg.norm(D)
+    np.testing.assert_allclose(scores, D, atol=0.03 * D.max())
 
 
 def test_nmf_scores_are_the_factor_products():

@@ -222,10 +222,10 @@ def test_slim_sparse_storage_equals_dense_without_pruning():
 
 
 def test_slim_uses_sparse_storage_when_dense_would_not_fit(monkeypatch):
-    URM = sp.random(300, 3000, density=0.005, format="csr", random_state=0, dtype=np.float32)
+    URM = sp.random(300, 6000, density=0.0025, format="csr", random_state=0, dtype=np.float32)
     URM.data[:] = 1.0
     sparse_estimate = SLIM_BPR_Cython.estimate_memory_bytes(*URM.shape, URM.nnz, topK=5, train_with_sparse_weights=True)
-    dense_bytes = 3000 * 3000 * 8
+    dense_bytes = 6000 * 6000 * 8
     assert sparse_estimate < dense_bytes  # a budget can hold the sparse rows but not half of it be the dense matrix
     monkeypatch.setenv("RECZILLA_MEMORY_LIMIT", str(sparse_estimate + 1))
     model = SLIM_BPR_Cython(seed=0).fit(URM, epochs=2, topK=5)
