@@ -222,13 +222,17 @@ cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, 
             w_l2 += s.w[i] * s.w[i]
     for i in range(g.n if l1 == 0.0 else n_candidates):
         c = i if l1 == 0.0 else s.candidates[i]
+        k = s.pos[c]
+        if k >= 0:  # the working set's running sums are (G w) already
+            s.qw[c] = s.hw[k]
+            continue
         dot = 0.0
-        for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
-            dot += g.x_val[p] * s.u[g.x_idx[p]]
+        if w_l1 != 0.0:  # at w = 0 (the first check) G w = 0
+            for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
+                dot += g.x_val[p] * s.u[g.x_idx[p]]
         s.qw[c] = dot
     for i in range(m):
-        w_q_w += s.w[i] * s.qw[s.ws[i]]
-        s.hw[i] = s.qw[s.ws[i]]  # refresh the running sums: no drift across checks
+        w_q_w += s.w[i] * s.hw[i]
     if l1 == 0.0:
         # scikit-learn's formulation B (ridge): ||X^T R||^2 over every feature but the target
         for k in range(g.n):
