@@ -9,16 +9,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from Recommenders import _similarity
+from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.threads import configured_threads
 
 
 def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr int64, indices int32, data float32)`` of a CSR (or, read column-wise, CSC) matrix."""
-    return (
-        np.ascontiguousarray(matrix.indptr, dtype=np.int64),
-        np.ascontiguousarray(matrix.indices, dtype=np.int32),
-        np.ascontiguousarray(matrix.data, dtype=np.float32),
-    )
+    """``(indptr int64, indices int32, data float32)`` of a CSR (or, read column-wise, CSC) matrix;
+    the index arrays as ``kernel_csr_arrays`` gives them (refused where int32 would wrap)."""
+    return (*kernel_csr_arrays(matrix), np.ascontiguousarray(matrix.data, dtype=np.float32))
 
 
 def check_finite(X) -> None:

@@ -49,6 +49,15 @@ def test_indices_that_int32_cannot_hold_are_refused():
         kernel_csr_arrays(sp.coo_matrix((2, 2)))
 
 
+def test_similarity_engine_arrays_share_the_guard():
+    from Recommenders.matrix_products import csr_arrays
+
+    with pytest.raises(ValueError, match="int32 indices"):
+        csr_arrays(sp.csr_matrix((2, INT32_LIMIT)))
+    ptr, idx, val = csr_arrays(sp.csr_matrix(np.array([[0, 2.5], [1, 0]])))
+    assert (ptr.dtype, idx.dtype, val.dtype) == (np.int64, np.int32, np.float32) and val.tolist() == [2.5, 1.0]
+
+
 def test_kernels_refuse_int32_row_pointers():
     URM = sp.random(5, 4, density=0.5, format="csr", random_state=0, dtype=np.float32)
     X, Y = np.zeros((5, 2), np.float32), np.ones((4, 2), np.float32)
