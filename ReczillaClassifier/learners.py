@@ -53,6 +53,7 @@ class MetaLearner:
 
     name = ""
     uses_seed = False  # whether ``fit``'s seed changes the fitted model
+    chooses_by_rank = False  # whether ``choice_scores`` is a separate model from ``predict``
 
     def __init__(self, params: dict | None = None, arrays: dict | None = None):
         self.params = dict(params or {})
@@ -228,6 +229,7 @@ def range_normalised(Y: np.ndarray) -> np.ndarray:
 class RankerLearner(MetaLearner):
     name = "ranker"
     uses_seed = True
+    chooses_by_rank = True
     trees = 100
 
     def _forest(self, X, targets, seed):

@@ -70,12 +70,23 @@ class MetaModel:
         return np.array([[float(features[name]) for name in self.feature_names]])
 
     def ranking(self, features: dict) -> list[dict]:
-        """Configurations, best choice first: label, algorithm, hyperparameters, predicted metric, interval."""
+        """Configurations, best choice first: label, algorithm, hyperparameters, predicted metric, interval.
+
+        A learner that chooses by rank adds ``rank_score`` (its predicted place among the
+        configurations, 0 the worst, 1 the best), which orders the list; its predicted metric
+        values come from a separate model and need not be in the same order.
+        """
         X = self.feature_vector(features)
-        order = np.argsort(-self.learner.choice_scores(X)[0], kind="stable")
+        choice = self.learner.choice_scores(X)[0]
+        order = np.argsort(-choice, kind="stable")
         values = self.sign * self.learner.predict(X)[0]
-        return [dict(self.configurations[i].as_json(), predicted=float(values[i]), interval=self.intervals[i])
-                for i in order]
+        ranking = []
+        for i in order:
+            entry = dict(self.configurations[i].as_json(), predicted=float(values[i]), interval=self.intervals[i])
+            if self.learner.chooses_by_rank:
+                entry["rank_score"] = float(choice[i])
+            ranking.append(entry)
+        return ranking
 
 
 def training_targets(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -67,9 +67,13 @@ def format_value(value: float, interval: float) -> str:
 
 
 def ranking_table(ranking: list[dict], metric: str) -> str:
-    rows = [["rank", "configuration", f"predicted {metric} ({INTERVAL_QUANTILE:.0%} interval)"]]
-    rows += [[str(k + 1), entry["label"], format_value(entry["predicted"], entry["interval"])]
-             for k, entry in enumerate(ranking)]
+    """One row per configuration in ranking order; a rank-choosing learner's ``rank_score`` gets a column."""
+    by_rank = "rank_score" in ranking[0]
+    header = ["rank", "configuration", f"predicted {metric} ({INTERVAL_QUANTILE:.0%} interval)"]
+    rows = [header + ["rank score (1 best)"] if by_rank else header]
+    for k, entry in enumerate(ranking):
+        row = [str(k + 1), entry["label"], format_value(entry["predicted"], entry["interval"])]
+        rows.append(row + [f"{entry['rank_score']:.3f}"] if by_rank else row)
     return format_table(rows)
 
 

@@ -9,7 +9,7 @@ from Experiment_handler.evaluator import Evaluator
 from Experiment_handler.metafeatures import load_or_compute_metafeatures, metafeature_names
 from Recommenders.registry import get_algorithm
 from ReczillaClassifier.metamodel import load_metamodel
-from ReczillaClassifier.run_reczilla import typed_hyperparameters
+from ReczillaClassifier.run_reczilla import ranking_table, typed_hyperparameters
 from tests.conftest import run_module
 from tests.metalearner_helpers import synthetic_table
 
@@ -96,3 +96,20 @@ def test_unknown_hyperparameters_are_refused():
 
     with pytest.raises(MetaModelError, match="TopPop has no hyperparameter seed"):
         typed_hyperparameters("TopPop", {"seed": 0})
+
+
+def test_ranker_table_is_ordered_by_its_rank_scores(meta_csv, tmp_path):
+    model_dir = tmp_path / "model"
+    trained = run_module("ReczillaClassifier.run_reczilla", "--train_meta", "--metamodel_filepath", model_dir,
+                         "--metadataset_name", meta_csv, "--metamodel_name", "ranker", "--num_algorithms", 3,
+                         "--num_metafeatures", 3)
+    assert trained.returncode == 0, trained.stderr
+    model = load_metamodel(model_dir)
+    ranking = model.ranking(dict.fromkeys(model.feature_names, 0.0))
+    scores = [entry["rank_score"] for entry in ranking]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    table = ranking_table(ranking, model.metric).splitlines()
+    assert "rank score (1 best)" in table[0]
+    assert [line.split()[-1] for line in table[1:]] == [f"{s:.3f}" for s in scores]
+    assert "rank score" not in ranking_table([{k: v for k, v in e.items() if k != "rank_score"} for e in ranking],
+                                             model.metric)
