@@ -535,10 +535,11 @@ def report_samples(threads: int, before: str | None) -> None:
             continue
         separate, shared, old = runs["separate"], runs["shared"], runs.get("before")
         assert separate["test_ndcg_10"] == shared["test_ndcg_10"]
-        ratio = lambda r: f"{shared['evaluation_s'] / r['evaluation_s']:.2f}"  # noqa: E731
+        ratio = lambda r: (f"{shared['evaluation_s'] / r['evaluation_s']:.2f} "  # noqa: E731
+                           f"({shared['evaluation_cpu_s'] / r['evaluation_cpu_s']:.2f})")
         print(f"| {name} | {shared['fit_s']:.2f} | {seconds(old) if old else ''} | {seconds(separate)} "
               f"| {seconds(shared)} | {ratio(old) if old else ''} | {ratio(separate)} |", flush=True)
-    print(f"(wall seconds, CPU seconds in brackets; load average after: {os.getloadavg()[0]:.1f})\n")
+    print(f"(wall seconds and ratios, CPU in brackets; load average after: {os.getloadavg()[0]:.1f})\n")
 
 
 def run_child(arguments: list[str]) -> dict:
