@@ -53,6 +53,20 @@ def test_long_rows_use_the_selection_buffer():
             np.testing.assert_array_equal(rank_top_k(scores, k), brute_force_top_k(scores, k))
 
 
+@pytest.mark.parametrize("k", [1, 10, 50, 100])
+def test_long_rows_with_few_exclusions_use_a_score_floor(k):
+    """Rows long enough for the chunk-maxima floor (8,000 items, 250 chunks): ties at the
+    floor (scores 0..3), NaN, and rows whose excluded items are exactly their best ones."""
+    rng = np.random.default_rng(5)
+    ties, _ = random_case(rng, 6, 8000)
+    distinct = rng.permutation(6 * 8000).reshape(6, 8000).astype(np.float32)
+    best = np.argsort(-distinct, axis=1)[:, :40]
+    exclude_best = sp.csr_matrix((np.ones(best.size), best.ravel(), np.arange(0, best.size + 1, 40)), shape=(6, 8000))
+    few = sp.random(6, 8000, density=0.005, format="csr", random_state=rng)
+    for scores, exclude in ((ties, few), (ties, None), (distinct, exclude_best), (distinct, few)):
+        np.testing.assert_array_equal(rank_top_k(scores, k, exclude), brute_force_top_k(scores, k, exclude))
+
+
 def test_ties_go_to_the_lower_item_and_nan_ranks_last():
     scores = np.array([[1.0, np.nan, 3.0, 3.0, 1.0, np.nan]], dtype=np.float32)
     np.testing.assert_array_equal(rank_top_k(scores, 6), [[2, 3, 0, 4, 1, 5]])
