@@ -1,9 +1,10 @@
 """Hold-out evaluation of a fitted recommender on a test matrix, every metric at every cutoff.
 
 Users without test items are skipped. The others are ranked in blocks of
-``block_users`` by the recommender's ``recommend`` (one ``block_users x n_items``
-score array at a time), once at the largest cutoff (seen items excluded when
-``exclude_seen``), and every cutoff's metrics are read from that ranking.
+``block_users`` by the recommender's ``recommend`` (at most one ``block_users x n_items``
+score array at a time; the similarity models score one row per thread instead), once
+at the largest cutoff (seen items excluded when ``exclude_seen``), and every cutoff's
+metrics are read from that ranking.
 
 ``SharedRankingEvaluator`` evaluates several hold-out matrices (validation and
 test) from one ranking: each user with items in any of them is ranked once,

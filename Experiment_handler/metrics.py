@@ -1,4 +1,4 @@
-"""Evaluation metrics, with the reference's definitions, vectorised over a block of users.
+"""Evaluation metrics, with the reference's definitions, accumulated over blocks of users.
 
 Notation, for an evaluated user ``u`` (one with test items) and a cutoff ``c``:
 ``T_u`` is the user's set of test items, ``rel_u(i)`` the test matrix's value of
@@ -9,7 +9,9 @@ items; ``hit_j`` is 1 when the item at rank ``j`` (1-based) is in ``T_u``;
 evaluated users. Global metrics use ``n_c(i)``, the number of evaluated users
 whose list cut at ``c`` holds item ``i``, over all ``N`` items, and the
 training popularity ``pop(i)``, the number of users with a non-zero training
-value for ``i``. Every cutoff is read from one ranking at the largest cutoff.
+value for ``i``. Every cutoff is read from one ranking at the largest cutoff: the
+per-user metrics of a block in one pass over each user's ranks (``_metrics``), then
+summed over the block's users with numpy.
 
 NDCG's gain ``g(rel)`` is ``2^rel - 1`` (``"exponential"``, the reference's, for
 ratings) or ``1`` for every test item (``"binary"``, for datasets whose values are
@@ -19,6 +21,8 @@ counts, where ``2^rel`` overflows: Last.fm's play counts reach 352,698).
 
 import numpy as np
 import scipy.sparse as sp
+
+from Experiment_handler._metrics import PER_USER_METRICS, accumulate_block
 
 #: Metric names, in the order of every result dictionary.
 METRICS = (
@@ -45,12 +49,6 @@ METRICS = (
     "DIVERSITY_GINI",
     "SHANNON_ENTROPY",
 )
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """``numerator / denominator`` (float64), 0 where the denominator is 0."""
-    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, np.float64), np.asarray(denominator, np.float64))
-    return np.divide(numerator, denominator, out=np.zeros(numerator.shape), where=denominator != 0)
 
 
 #: NDCG gain by dataset ``value_kind`` (``Data_manager.dataset_format.VALUE_KINDS``).
@@ -85,130 +83,41 @@ def _gain(relevance: np.ndarray, ndcg_gain: str) -> np.ndarray:
     return np.power(2.0, relevance) - 1.0
 
 
-class RankedBlock:
-    """One block of users' rankings matched against their test items.
-
-    ``ranked``: int32 ``n x K`` item ids, best first, ``-1`` padded (K = the
-    largest cutoff, or the catalogue size when smaller); ``test_rows``: the
-    same users' rows of the test matrix (each with at least one item);
-    ``ndcg_gain``: one of ``NDCG_GAINS``. Arrays per rank (``n x K``) and per cutoff (``n x len(cutoffs)``) that the
-    per-user metrics share.
-    """
-
-    def __init__(self, ranked: np.ndarray, test_rows: sp.csr_matrix, cutoffs: np.ndarray,
-                 ndcg_gain: str = "exponential"):
-        n_users, width = ranked.shape
-        if test_rows.shape[0] != n_users:
-            raise ValueError(f"ranked has {n_users} rows but test_rows has {test_rows.shape[0]}")
-        if not test_rows.has_sorted_indices:
-            test_rows = test_rows.sorted_indices()
-        n_items = test_rows.shape[1]
-        relevance = test_rows.data.astype(np.float64)
-        self.ranked = ranked
-        self.valid = ranked >= 0
-        self.ranks = np.arange(1, width + 1, dtype=np.float64)
-        self.n_relevant = np.diff(test_rows.indptr)
-        self.columns = np.minimum(cutoffs, width) - 1
-        self.lengths = np.minimum(cutoffs[None, :], self.valid.sum(axis=1)[:, None])
-        # Hits by binary search of (row, item) keys in the row-sorted test entries;
-        # a final key no ranked key equals stops the search running off the end.
-        entry_rows = np.repeat(np.arange(n_users, dtype=np.int64), self.n_relevant)
-        test_keys = np.append(entry_rows * n_items + test_rows.indices, n_users * n_items)
-        ranked_keys = np.where(self.valid, np.arange(n_users, dtype=np.int64)[:, None] * n_items + ranked, -1)
-        found = np.searchsorted(test_keys, ranked_keys)
-        self.hit = test_keys[found] == ranked_keys
-        self.gain = np.where(self.hit, _gain(np.append(relevance, 0.0)[found], ndcg_gain), 0.0)
-        # Each user's test gains sorted decreasing, the first K of them.
-        order = np.lexsort((-relevance, entry_rows))
-        rank_in_row = np.arange(entry_rows.size) - test_rows.indptr[entry_rows]
-        kept = rank_in_row < width
-        self.ideal_gain = np.zeros((n_users, width))
-        self.ideal_gain[entry_rows[kept], rank_in_row[kept]] = _gain(relevance[order][kept], ndcg_gain)
-        self.n_hits = self.at_cutoffs(self.hit)
-
-    def at_cutoffs(self, per_rank: np.ndarray) -> np.ndarray:
-        """Sums of a per-rank array over the first ``min(c, K)`` ranks, for each cutoff."""
-        return np.cumsum(per_rank, axis=1, dtype=np.float64)[:, self.columns]
+# Per-user metrics, computed per block by ``_metrics.accumulate_block`` and averaged over users:
+#
+# PRECISION = H / |L|; PRECISION_RECALL_MIN_DEN = H / min(|T_u|, |L|); RECALL = H / |T_u|;
+# MAP = sum_{j<=|L|} hit_j * P@j / |L| with P@j = (sum_{i<=j} hit_i) / j (dividing by the list
+# length, i.e. the cutoff unless fewer items were rankable); MAP_MIN_DEN = the same sum over
+# min(|T_u|, |L|); MRR = 1 / (rank of the first hit in L), 0 without a hit;
+# NDCG = DCG / IDCG, with DCG = sum_{j<=|L|} g(rel_u(L_j)) / log2(j + 1) and IDCG the same sum
+# over the user's test values sorted decreasing, truncated at c (0 when DCG or IDCG is 0);
+# HIT_RATE = 1 if H > 0 else 0; ARHR_ALL_HITS = sum_{j<=|L|} hit_j / j;
+# NOVELTY = sum_{i in L, pop(i) > 0} -log2(pop(i) / sum_k pop(k)) / N (items without training
+# interactions add 0); AVERAGE_POPULARITY = mean_{i in L} pop(i) / max_k pop(k) (NaN when no
+# item has training interactions). Ratios with a zero denominator (an empty list) are 0.
 
 
-# Per-user metrics: each returns an n_users x n_cutoffs array, averaged over users later.
-
-
-def precision(block: RankedBlock) -> np.ndarray:
-    """PRECISION = H / |L| (0 for an empty list)."""
-    return _divide(block.n_hits, block.lengths)
-
-
-def precision_recall_min_den(block: RankedBlock) -> np.ndarray:
-    """PRECISION_RECALL_MIN_DEN = H / min(|T_u|, |L|) (0 for an empty list)."""
-    return _divide(block.n_hits, np.minimum(block.n_relevant[:, None], block.lengths))
-
-
-def recall(block: RankedBlock) -> np.ndarray:
-    """RECALL = H / |T_u|."""
-    return _divide(block.n_hits, block.n_relevant[:, None])
-
-
-def _precision_sum(block: RankedBlock) -> np.ndarray:
-    """sum_{j<=|L|} hit_j * P@j with P@j = (sum_{i<=j} hit_i) / j."""
-    return block.at_cutoffs(block.hit * np.cumsum(block.hit, axis=1) / block.ranks)
-
-
-def average_precision(block: RankedBlock) -> np.ndarray:
-    """MAP: AP = sum_{j<=|L|} hit_j * P@j / |L|, dividing by the list length, i.e. the
-    cutoff unless fewer items were rankable (0 for an empty list)."""
-    return _divide(_precision_sum(block), block.lengths)
-
-
-def average_precision_min_den(block: RankedBlock) -> np.ndarray:
-    """MAP_MIN_DEN: AP = sum_{j<=|L|} hit_j * P@j / min(|T_u|, |L|) (0 for an empty list)."""
-    return _divide(_precision_sum(block), np.minimum(block.n_relevant[:, None], block.lengths))
-
-
-def reciprocal_rank(block: RankedBlock) -> np.ndarray:
-    """MRR: RR = 1 / (rank of the first hit in L), 0 without a hit."""
-    first = np.argmax(block.hit, axis=1)
-    has_hit = block.hit.any(axis=1)
-    within = has_hit[:, None] & (first[:, None] <= block.columns[None, :])
-    return np.where(within, 1.0 / (first[:, None] + 1.0), 0.0)
-
-
-def ndcg(block: RankedBlock) -> np.ndarray:
-    """NDCG = DCG / IDCG, with DCG = sum_{j<=|L|} g(rel_u(L_j)) / log2(j + 1) and IDCG
-    the same sum over the user's test values sorted decreasing, truncated at c;
-    0 when DCG or IDCG is 0. The gain g is 2^rel - 1 or, binary, 1 per test item."""
-    discount = np.log2(block.ranks + 1.0)
-    dcg = block.at_cutoffs(block.gain / discount)
-    ideal = block.at_cutoffs(block.ideal_gain / discount)
-    return np.where((dcg != 0) & (ideal != 0), _divide(dcg, ideal), 0.0)
-
-
-def hit_rate(block: RankedBlock) -> np.ndarray:
-    """HIT_RATE = 1 if H > 0 else 0."""
-    return (block.n_hits > 0).astype(np.float64)
-
-
-def arhr_all_hits(block: RankedBlock) -> np.ndarray:
-    """ARHR_ALL_HITS = sum_{j<=|L|} hit_j / j (reciprocal ranks of every hit)."""
-    return block.at_cutoffs(block.hit / block.ranks)
-
-
-def novelty(block: RankedBlock, item_popularity: np.ndarray) -> np.ndarray:
-    """NOVELTY = sum_{i in L, pop(i) > 0} -log2(pop(i) / sum_k pop(k)) / N (items without
-    training interactions add 0)."""
+def _item_novelty(item_popularity: np.ndarray) -> np.ndarray:
+    """Each item's term of NOVELTY: -log2(pop(i) / sum_k pop(k)) / N, 0 where pop(i) = 0."""
     total = item_popularity.sum()
     item_novelty = np.zeros(item_popularity.size)
     known = item_popularity > 0
     item_novelty[known] = -np.log2(item_popularity[known] / total) / item_popularity.size
-    return block.at_cutoffs(np.where(block.valid, item_novelty[block.ranked], 0.0))
+    return item_novelty
 
 
-def average_popularity(block: RankedBlock, item_popularity: np.ndarray) -> np.ndarray:
-    """AVERAGE_POPULARITY = mean_{i in L} pop(i) / max_k pop(k) (0 for an empty list; NaN
-    when no item has training interactions)."""
+def _normalized_popularity(item_popularity: np.ndarray) -> np.ndarray:
+    """pop(i) / max_k pop(k), NaN everywhere when no item has training interactions."""
     top = item_popularity.max(initial=0)
-    normalized = item_popularity / top if top > 0 else np.full(item_popularity.size, np.nan)
-    return _divide(block.at_cutoffs(np.where(block.valid, normalized[block.ranked], 0.0)), block.lengths)
+    return item_popularity / top if top > 0 else np.full(item_popularity.size, np.nan)
+
+
+def _test_gains(test_rows: sp.csr_matrix, ndcg_gain: str) -> tuple[np.ndarray, np.ndarray]:
+    """NDCG gain of each test entry, and each row's gains sorted by decreasing relevance."""
+    relevance = test_rows.data.astype(np.float64)
+    entry_rows = np.repeat(np.arange(test_rows.shape[0]), np.diff(test_rows.indptr))
+    order = np.lexsort((-relevance, entry_rows))
+    return _gain(relevance, ndcg_gain), _gain(relevance[order], ndcg_gain)
 
 
 # Global metrics, from the per-cutoff counts gathered over every block.
@@ -296,18 +205,6 @@ def item_popularity(URM_train: sp.spmatrix) -> np.ndarray:
     return np.bincount(csr.indices[csr.data != 0], minlength=csr.shape[1]).astype(np.float64)
 
 
-_PER_USER = {
-    "PRECISION": precision,
-    "PRECISION_RECALL_MIN_DEN": precision_recall_min_den,
-    "RECALL": recall,
-    "MAP": average_precision,
-    "MAP_MIN_DEN": average_precision_min_den,
-    "MRR": reciprocal_rank,
-    "NDCG": ndcg,
-    "HIT_RATE": hit_rate,
-    "ARHR_ALL_HITS": arhr_all_hits,
-}
-
 
 class MetricsAccumulator:
     """Gathers every metric at every cutoff over blocks of users, then finalises them.
@@ -325,10 +222,14 @@ class MetricsAccumulator:
         check_ndcg_gain(ndcg_gain, URM_test.data)
         self.ndcg_gain = ndcg_gain
         self.URM_test = URM_test
-        self.item_popularity = np.asarray(item_popularity, dtype=np.float64)
+        item_popularity = np.asarray(item_popularity, dtype=np.float64)
+        self.item_novelty = _item_novelty(item_popularity)
+        self.item_normalized_popularity = _normalized_popularity(item_popularity)
         n_cutoffs, n_items = self.cutoffs.size, URM_test.shape[1]
+        self.width = min(int(self.cutoffs[-1]), n_items)
+        self.discount = np.log2(np.arange(1, self.width + 1, dtype=np.float64) + 1.0)
         self.n_users = 0
-        self.sums = {name: np.zeros(n_cutoffs) for name in (*_PER_USER, "NOVELTY", "AVERAGE_POPULARITY")}
+        self.sums = {name: np.zeros(n_cutoffs) for name in PER_USER_METRICS}
         self.n_users_with_list = 0
         self.n_users_with_hit = np.zeros(n_cutoffs, dtype=np.int64)
         # Per item: how often it was ranked in each cutoff's "band" of ranks
@@ -340,20 +241,25 @@ class MetricsAccumulator:
     def add(self, ranked: np.ndarray, test_rows: sp.csr_matrix) -> None:
         """Add a block: ``ranked`` (int32 ``n x K``, -1 padded, K = min(largest cutoff, N))
         and the same users' test rows."""
-        width = min(int(self.cutoffs[-1]), self.URM_test.shape[1])
-        if ranked.ndim != 2 or ranked.shape[1] != width:
-            raise ValueError(f"ranked must have {width} columns (largest cutoff or item count), got shape {ranked.shape}")
-        block = RankedBlock(ranked, test_rows, self.cutoffs, self.ndcg_gain)
+        if ranked.ndim != 2 or ranked.shape[1] != self.width:
+            raise ValueError(f"ranked must have {self.width} columns (largest cutoff or item count), "
+                             f"got shape {ranked.shape}")
+        if ranked.size and (ranked.min() < -1 or ranked.max() >= self.URM_test.shape[1]):
+            raise ValueError(f"ranked item ids must lie in [-1, {self.URM_test.shape[1]})")
+        if test_rows.shape[0] != ranked.shape[0]:
+            raise ValueError(f"ranked has {ranked.shape[0]} rows but test_rows has {test_rows.shape[0]}")
+        if not test_rows.has_sorted_indices:
+            test_rows = test_rows.sorted_indices()
+        test_gain, ideal_gain = _test_gains(test_rows, self.ndcg_gain)
+        per_user = np.empty((len(PER_USER_METRICS), self.cutoffs.size, ranked.shape[0]))
+        self.n_users_with_list += accumulate_block(
+            np.ascontiguousarray(ranked, dtype=np.int32), test_rows.indptr.astype(np.int64),
+            test_rows.indices.astype(np.int32, copy=False), test_gain, ideal_gain, self.cutoffs, self.discount,
+            self.item_novelty, self.item_normalized_popularity, per_user, self.band_counts, self.first_hit_band,
+            self.n_users_with_hit)
         self.n_users += ranked.shape[0]
-        for name, metric in _PER_USER.items():
-            self.sums[name] += metric(block).sum(axis=0)
-        self.sums["NOVELTY"] += novelty(block, self.item_popularity).sum(axis=0)
-        self.sums["AVERAGE_POPULARITY"] += average_popularity(block, self.item_popularity).sum(axis=0)
-        self.n_users_with_list += int(np.count_nonzero(block.valid[:, 0]))
-        self.n_users_with_hit += np.count_nonzero(block.n_hits > 0, axis=0)
-        band = np.broadcast_to(np.searchsorted(block.columns, np.arange(width)), ranked.shape)
-        np.add.at(self.band_counts, (band[block.valid], ranked[block.valid]), 1)
-        np.minimum.at(self.first_hit_band, ranked[block.hit], band[block.hit])
+        for name, values in zip(PER_USER_METRICS, per_user.sum(axis=2)):
+            self.sums[name] += values
 
     def results(self) -> dict[int, dict[str, float]]:
         """``{cutoff: {metric: value}}``, metrics in ``METRICS`` order."""

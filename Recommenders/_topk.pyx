@@ -5,19 +5,29 @@ number (among themselves by lower item id). Each (score, item) pair is packed
 into one unsigned 64-bit key that sorts in exactly that order, so selection
 compares plain integers.
 
-Each row is read once, in item id order and in chunks. A chunk none of whose
-scores beats the threshold (the k-th best kept so far) is skipped; otherwise
+A long row is first read for the maximum of each chunk of ``_CHUNK`` items: the
+(k + excluded)-th largest of those maxima is a floor that at least k non-excluded items
+reach, so items below it are never kept (rows with fewer than twice as many chunks skip
+this). Then each row is read in item id order and in chunks. A chunk none of whose
+scores reaches the floor or beats the threshold (the k-th best kept so far) is skipped; otherwise
 its items are appended to a per-thread buffer with a branch-free filter. When
 the buffer fills, the row's excluded items are dropped from it and a
 quickselect keeps the k best, raising the threshold: linear work whatever the
 order of the scores. The k survivors are heap-sorted at the end.
+
+``top_k_of_sparse_product`` and ``top_k_of_dense_product`` rank the rows of a product
+``L[rows] @ R`` without the dense block of scores: each thread scores one row into
+its own buffer of one row (which stays in cache) and ranks it at once. The products
+accumulate in the order of ``_similarity.rows_times_sparse`` / ``rows_times_dense``,
+so the scores, and the rankings, are those of ``score_rows`` followed by ``top_k_rows``.
 """
 
 import numpy as np
 
 from cython.parallel import prange, threadid
 from libc.stdint cimport uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.math cimport INFINITY, NAN
+from libc.string cimport memcpy, memset
 
 cdef enum:
     _CHUNK = 32
@@ -60,6 +70,15 @@ cdef inline bint _any_above(const float* scores, Py_ssize_t n, float threshold) 
     cdef Py_ssize_t offset
     for offset in range(n):
         found = found | (scores[offset] > threshold)
+    return found
+
+
+cdef inline bint _any_at_least(const float* scores, Py_ssize_t n, float floor) noexcept nogil:
+    """True when one of the ``n`` scores is at least ``floor`` (branch-free, vectorisable)."""
+    cdef bint found = False
+    cdef Py_ssize_t offset
+    for offset in range(n):
+        found = found | (scores[offset] >= floor)
     return found
 
 
@@ -137,19 +156,60 @@ cdef Py_ssize_t _drop_excluded(uint64_t* keys, Py_ssize_t fresh, Py_ssize_t size
     return write
 
 
+cdef inline float _chunk_max(const float* scores) noexcept nogil:
+    """The largest of ``_CHUNK`` scores (NaN ignored; -inf when all are NaN), in 8 lanes."""
+    cdef float lanes[8]
+    cdef float best
+    cdef Py_ssize_t offset, lane
+    for lane in range(8):
+        lanes[lane] = -INFINITY
+    for offset in range(0, _CHUNK, 8):
+        for lane in range(8):
+            lanes[lane] = scores[offset + lane] if scores[offset + lane] > lanes[lane] else lanes[lane]
+    best = lanes[0]
+    for lane in range(1, 8):
+        best = lanes[lane] if lanes[lane] > best else best
+    return best
+
+
+cdef float _score_floor(const float* row, Py_ssize_t n_items, Py_ssize_t needed, uint64_t* maxima) noexcept nogil:
+    """A score that at least ``needed`` items reach: the ``needed``-th largest of the full
+    chunks' maxima (``maxima`` has room for ``n_items // _CHUNK`` keys). NaN when the row has
+    fewer than ``2 * needed`` chunks (the pre-pass would not pay) or that maximum is -inf."""
+    cdef Py_ssize_t n_chunks = n_items // _CHUNK, chunk
+    cdef float floor
+    if n_chunks < 2 * needed:
+        return NAN
+    for chunk in range(n_chunks):
+        maxima[chunk] = _key(_chunk_max(row + chunk * _CHUNK), <int> chunk)
+    _select_nth(maxima, n_chunks, needed - 1)
+    floor = _key_score(maxima[needed - 1])
+    return floor if floor > -INFINITY else NAN
+
+
 cdef void _rank_row(const float* row, Py_ssize_t n_items, const int* excluded, Py_ssize_t n_excluded,
-                    uint64_t* keys, Py_ssize_t capacity, int* out, Py_ssize_t width) noexcept nogil:
+                    uint64_t* keys, Py_ssize_t capacity, int* out, Py_ssize_t width,
+                    uint64_t* maxima) noexcept nogil:
     """Write the row's ``width`` best non-excluded items into ``out``, best first, -1 padded.
 
     ``excluded`` holds the row's excluded item ids in increasing order; ``keys``
-    has room for ``capacity + _CHUNK`` keys (``capacity`` > ``width``).
+    has room for ``capacity + _CHUNK`` keys (``capacity`` > ``width``), ``maxima`` for
+    ``n_items // _CHUNK``. Items below the floor (``_score_floor``: ``width`` non-excluded
+    items reach it) are never kept.
     """
     cdef Py_ssize_t size = 0, fresh = 0, next_excluded = 0, item = 0, chunk_stop, position
     cdef bint full = False
     cdef float score, threshold = 0
+    cdef float floor = _score_floor(row, n_items, width + n_excluded, maxima)
     while item < n_items:
         chunk_stop = item + _CHUNK if item + _CHUNK < n_items else n_items
-        if not full:
+        if not full and floor == floor:
+            if _any_at_least(row + item, chunk_stop - item, floor):
+                for item in range(item, chunk_stop):
+                    score = row[item]
+                    keys[size] = _key(score, <int> item)
+                    size += score >= floor
+        elif not full:
             for item in range(item, chunk_stop):
                 keys[size] = _key(row[item], <int> item)
                 size += 1
@@ -188,6 +248,20 @@ cdef void _rank_row(const float* row, Py_ssize_t n_items, const int* excluded, P
         out[position] = -1
 
 
+cdef inline Py_ssize_t _keys_capacity(Py_ssize_t width) noexcept nogil:
+    return 4 * width if width > 64 else 256
+
+
+def _check_ranking_arguments(Py_ssize_t n_rows, Py_ssize_t n_items, const long long[::1] excluded_indptr,
+                             int n_threads):
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+    if n_items >= 2**31:
+        raise ValueError(f"at most 2**31 - 1 items are supported, got {n_items}")
+    if excluded_indptr.shape[0] > 0 and excluded_indptr.shape[0] != n_rows + 1:
+        raise ValueError(f"excluded_indptr has {excluded_indptr.shape[0]} entries, expected {n_rows + 1}")
+
+
 def top_k_rows(const float[:, ::1] scores, const long long[::1] excluded_indptr,
                const int[::1] excluded_indices, int[:, ::1] out, int n_threads):
     """Fill ``out`` (rows x width) with each row's best items, best first, -1 padded.
@@ -196,21 +270,17 @@ def top_k_rows(const float[:, ::1] scores, const long long[::1] excluded_indptr,
     (sorted ascending); ``excluded_indptr`` is empty when nothing is excluded.
     """
     cdef Py_ssize_t n_rows = scores.shape[0], n_items = scores.shape[1], width = out.shape[1]
-    cdef Py_ssize_t capacity = 4 * width if width > 64 else 256
+    cdef Py_ssize_t capacity = _keys_capacity(width)
     cdef Py_ssize_t r, start, stop
     cdef bint has_excluded = excluded_indptr.shape[0] > 0
     cdef const int* excluded = NULL
     if n_rows == 0 or width == 0:
         return
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
-    if n_items >= 2**31:
-        raise ValueError(f"at most 2**31 - 1 items are supported, got {n_items}")
-    if has_excluded and excluded_indptr.shape[0] != n_rows + 1:
-        raise ValueError(f"excluded_indptr has {excluded_indptr.shape[0]} entries, expected {n_rows + 1}")
+    _check_ranking_arguments(n_rows, n_items, excluded_indptr, n_threads)
     if excluded_indices.shape[0] > 0:
         excluded = &excluded_indices[0]
     cdef uint64_t[:, ::1] keys = np.empty((n_threads, capacity + _CHUNK), dtype=np.uint64)
+    cdef uint64_t[:, ::1] maxima = np.empty((n_threads, n_items // _CHUNK + 1), dtype=np.uint64)
     with nogil:
         for r in prange(n_rows, num_threads=n_threads, schedule="static"):
             start = 0
@@ -219,4 +289,74 @@ def top_k_rows(const float[:, ::1] scores, const long long[::1] excluded_indptr,
                 start = excluded_indptr[r]
                 stop = excluded_indptr[r + 1]
             _rank_row(&scores[r, 0], n_items, excluded + start, stop - start,
-                      &keys[threadid(), 0], capacity, &out[r, 0], width)
+                      &keys[threadid(), 0], capacity, &out[r, 0], width, &maxima[threadid(), 0])
+
+
+def top_k_of_sparse_product(const long long[::1] l_ptr, const int[::1] l_cols, const float[::1] l_val,
+                            const long long[::1] rows, const long long[::1] r_ptr, const int[::1] r_cols,
+                            const float[::1] r_val, Py_ssize_t n_items, const long long[::1] excluded_indptr,
+                            const int[::1] excluded_indices, int[:, ::1] out, int n_threads):
+    """``top_k_rows`` of ``L[rows] @ R`` (``L``, ``R`` in CSR, ``R`` with ``n_items`` columns)
+    into ``out``, one row at a time per thread."""
+    cdef Py_ssize_t n_rows = rows.shape[0], width = out.shape[1], capacity = _keys_capacity(width)
+    cdef Py_ssize_t r, start, stop, p, q
+    cdef long long u
+    cdef float lv
+    cdef float* row
+    cdef bint has_excluded = excluded_indptr.shape[0] > 0
+    cdef const int* excluded = &excluded_indices[0] if excluded_indices.shape[0] > 0 else NULL
+    if n_rows == 0 or width == 0:
+        return
+    _check_ranking_arguments(n_rows, n_items, excluded_indptr, n_threads)
+    cdef float[:, ::1] scores = np.empty((n_threads, n_items), dtype=np.float32)
+    cdef uint64_t[:, ::1] keys = np.empty((n_threads, capacity + _CHUNK), dtype=np.uint64)
+    cdef uint64_t[:, ::1] maxima = np.empty((n_threads, n_items // _CHUNK + 1), dtype=np.uint64)
+    with nogil:
+        for r in prange(n_rows, num_threads=n_threads, schedule="dynamic", chunksize=8):
+            row = &scores[threadid(), 0]
+            memset(row, 0, n_items * sizeof(float))
+            u = rows[r]
+            for p in range(l_ptr[u], l_ptr[u + 1]):
+                lv = l_val[p]
+                for q in range(r_ptr[l_cols[p]], r_ptr[l_cols[p] + 1]):
+                    row[r_cols[q]] += lv * r_val[q]
+            start = excluded_indptr[r] if has_excluded else 0
+            stop = excluded_indptr[r + 1] if has_excluded else 0
+            _rank_row(row, n_items, excluded + start, stop - start, &keys[threadid(), 0], capacity, &out[r, 0], width,
+                      &maxima[threadid(), 0])
+
+
+def top_k_of_dense_product(const long long[::1] l_ptr, const int[::1] l_cols, const float[::1] l_val,
+                           const long long[::1] rows, const float[:, ::1] right,
+                           const long long[::1] excluded_indptr, const int[::1] excluded_indices,
+                           int[:, ::1] out, int n_threads):
+    """``top_k_rows`` of ``L[rows] @ right`` (``L`` in CSR, ``right`` dense) into ``out``,
+    one row at a time per thread."""
+    cdef Py_ssize_t n_rows = rows.shape[0], n_items = right.shape[1], width = out.shape[1]
+    cdef Py_ssize_t capacity = _keys_capacity(width), r, start, stop, p, j
+    cdef long long u
+    cdef float lv
+    cdef float* row
+    cdef const float* w
+    cdef bint has_excluded = excluded_indptr.shape[0] > 0
+    cdef const int* excluded = &excluded_indices[0] if excluded_indices.shape[0] > 0 else NULL
+    if n_rows == 0 or width == 0:
+        return
+    _check_ranking_arguments(n_rows, n_items, excluded_indptr, n_threads)
+    cdef float[:, ::1] scores = np.empty((n_threads, n_items), dtype=np.float32)
+    cdef uint64_t[:, ::1] keys = np.empty((n_threads, capacity + _CHUNK), dtype=np.uint64)
+    cdef uint64_t[:, ::1] maxima = np.empty((n_threads, n_items // _CHUNK + 1), dtype=np.uint64)
+    with nogil:
+        for r in prange(n_rows, num_threads=n_threads, schedule="dynamic", chunksize=8):
+            row = &scores[threadid(), 0]
+            memset(row, 0, n_items * sizeof(float))
+            u = rows[r]
+            for p in range(l_ptr[u], l_ptr[u + 1]):
+                lv = l_val[p]
+                w = &right[l_cols[p], 0]
+                for j in range(n_items):
+                    row[j] += lv * w[j]
+            start = excluded_indptr[r] if has_excluded else 0
+            stop = excluded_indptr[r + 1] if has_excluded else 0
+            _rank_row(row, n_items, excluded + start, stop - start, &keys[threadid(), 0], capacity, &out[r, 0], width,
+                      &maxima[threadid(), 0])

@@ -100,13 +100,18 @@ class BaseRecommender:
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def score(self, user_ids) -> np.ndarray:
-        """Scores of every item for each user: float32 array ``len(user_ids) x n_items``."""
+    def _checked_user_ids(self, user_ids) -> np.ndarray:
+        """``user_ids`` as a flat int64 array; errors when unfitted or out of range."""
         if not hasattr(self, "URM_train_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
         user_ids = np.asarray(user_ids, dtype=np.int64).ravel()
         if user_ids.size and (user_ids.min() < 0 or user_ids.max() >= self.n_users_):
             raise IndexError(f"user ids must lie in [0, {self.n_users_})")
+        return user_ids
+
+    def score(self, user_ids) -> np.ndarray:
+        """Scores of every item for each user: float32 array ``len(user_ids) x n_items``."""
+        user_ids = self._checked_user_ids(user_ids)
         scores = np.asarray(self._score(user_ids), dtype=np.float32)
         if scores.shape != (user_ids.size, self.n_items_):
             raise RuntimeError(
@@ -122,10 +127,15 @@ class BaseRecommender:
         ``exclude_seen`` leaves fewer rankable items than columns, the row ends
         with ``-1``.
         """
-        user_ids = np.asarray(user_ids, dtype=np.int64).ravel()
+        user_ids = self._checked_user_ids(user_ids)
         ranked = []
         for start in range(0, max(user_ids.size, 1), SCORE_BLOCK_USERS):
             block = user_ids[start : start + SCORE_BLOCK_USERS]
             exclude = self.URM_train_[block] if exclude_seen else None
-            ranked.append(rank_top_k(self.score(block), cutoff, exclude))
+            ranked.append(self._rank(block, cutoff, exclude))
         return np.vstack(ranked)
+
+    def _rank(self, user_ids: np.ndarray, cutoff: int, exclude: sp.csr_matrix | None) -> np.ndarray:
+        """``rank_top_k`` of the users' scores; models whose scores are a product override it
+        to score and rank one user at a time (``rank_top_k_of_product``), with the same result."""
+        return rank_top_k(self.score(user_ids), cutoff, exclude)

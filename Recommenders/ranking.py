@@ -3,8 +3,31 @@
 import numpy as np
 import scipy.sparse as sp
 
-from Recommenders._topk import top_k_rows
+from Recommenders._topk import top_k_of_dense_product, top_k_of_sparse_product, top_k_rows
+from Recommenders.matrix_products import csr_arrays
 from Recommenders.threads import configured_threads
+
+
+def _excluded_arrays(exclude, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(indptr int64, indices int32)`` of the rows' excluded items (non-zero entries of the
+    sparse ``exclude``, sorted), both empty when ``exclude`` is None."""
+    if exclude is None:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+    if not sp.issparse(exclude):
+        raise TypeError(f"exclude must be a scipy sparse matrix, got {type(exclude).__name__}")
+    if exclude.shape != shape:
+        raise ValueError(f"exclude has shape {exclude.shape}, scores have shape {shape}")
+    exclude = sp.csr_matrix(exclude)
+    if not exclude.has_sorted_indices or np.any(exclude.data == 0):
+        exclude = exclude.copy()
+        exclude.eliminate_zeros()
+        exclude.sort_indices()
+    return exclude.indptr.astype(np.int64, copy=False), exclude.indices.astype(np.int32, copy=False)
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
 
 
 def rank_top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
@@ -20,24 +43,28 @@ def rank_top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None)
     scores = np.ascontiguousarray(scores, dtype=np.float32)
     if scores.ndim != 2:
         raise ValueError(f"scores must be a 2-D array, got {scores.ndim} dimensions")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    _check_k(k)
     n_rows, n_items = scores.shape
-    if exclude is None:
-        indptr = np.empty(0, dtype=np.int64)
-        indices = np.empty(0, dtype=np.int32)
-    else:
-        if not sp.issparse(exclude):
-            raise TypeError(f"exclude must be a scipy sparse matrix, got {type(exclude).__name__}")
-        if exclude.shape != scores.shape:
-            raise ValueError(f"exclude has shape {exclude.shape}, scores have shape {scores.shape}")
-        exclude = sp.csr_matrix(exclude)
-        if not exclude.has_sorted_indices or np.any(exclude.data == 0):
-            exclude = exclude.copy()
-            exclude.eliminate_zeros()
-            exclude.sort_indices()
-        indptr = exclude.indptr.astype(np.int64, copy=False)
-        indices = exclude.indices.astype(np.int32, copy=False)
+    indptr, indices = _excluded_arrays(exclude, scores.shape)
     top = np.empty((n_rows, min(k, n_items)), dtype=np.int32)
     top_k_rows(scores, indptr, indices, top, configured_threads())
+    return top
+
+
+def rank_top_k_of_product(left: sp.csr_matrix, rows: np.ndarray, right, k: int,
+                          exclude: sp.csr_matrix | None = None) -> np.ndarray:
+    """``rank_top_k(score_rows(left, rows, right), k, exclude)`` (the same scores, the same
+    result) without the dense block of scores: each thread scores one row into a buffer
+    of one row and ranks it while it is in cache. ``right`` is CSR or a dense float32 array."""
+    _check_k(k)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    n_items = right.shape[1]
+    indptr, indices = _excluded_arrays(exclude, (rows.size, n_items))
+    top = np.empty((rows.size, min(k, n_items)), dtype=np.int32)
+    if sp.issparse(right):
+        top_k_of_sparse_product(*csr_arrays(left), rows, *csr_arrays(right), n_items, indptr, indices, top,
+                                configured_threads())
+    else:
+        top_k_of_dense_product(*csr_arrays(left), rows, np.ascontiguousarray(right, dtype=np.float32), indptr,
+                               indices, top, configured_threads())
     return top

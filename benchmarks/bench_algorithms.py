@@ -29,10 +29,14 @@ only N of its items (per-item seconds, projected).
 
 Shared ranking (``--samples``): a whole sample (fit + validation + test) of ItemKNN
 cosine, EASE-R, PureSVD and TopPop, evaluating validation and test separately (two
-``Evaluator`` runs, as before) and from one ranking (``SharedRankingEvaluator``).
+``Evaluator`` runs, as before) and from one ranking (``SharedRankingEvaluator``),
+wall and CPU seconds of the evaluation. ``--samples-before DIR`` also measures, with this
+script, the separate evaluation of the code of another checkout (kernels built; e.g.
+``git archive`` of an older commit and ``python setup.py build_ext --inplace``).
 
     python benchmarks/bench_algorithms.py [--algorithms A B ...] [--configs default large]
         [--threads N] [--skip-algorithms] [--skip-baselines] [--slim] [--samples]
+        [--samples-before DIR]
 
 To benchmark another algorithm, append a ``BenchEntry`` to ``ENTRIES``.
 """
@@ -51,7 +55,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+#: A child measures the code of the checkout this names (``--samples-before``), else this one's.
+CODE_ENV = "RECZILLA_BENCH_CODE"
+sys.path.insert(0, os.environ.get(CODE_ENV) or str(Path(__file__).resolve().parent.parent))
 
 from Data_manager.synthetic import SYNTHETIC_CONFIGS, generate_synthetic  # noqa: E402
 from Recommenders.registry import get_algorithm  # noqa: E402
@@ -350,10 +356,11 @@ def report_implicit_baselines(threads: int) -> None:
           f"ratio per epoch {r['ours_bpr_epoch'] / r['implicit_bpr_epoch']:.3f}, per sample {ours_ns / theirs_ns:.2f}")
 
 
-def child(command: list[str], threads: int, script: str = __file__, timeout: float = CHILD_TIMEOUT) -> dict:
+def child(command: list[str], threads: int, script: str = __file__, timeout: float = CHILD_TIMEOUT,
+          code: str | None = None) -> dict:
     """Run ``command`` (a ``--child`` invocation of ``script``, by default this one) in a fresh
-    process with ``RECZILLA_THREADS=threads``; its JSON result."""
-    env = {**os.environ, "RECZILLA_THREADS": str(threads)}
+    process with ``RECZILLA_THREADS=threads``, on the checkout ``code`` when given; its JSON result."""
+    env = {**os.environ, "RECZILLA_THREADS": str(threads), **({CODE_ENV: str(Path(code).resolve())} if code else {})}
     try:
         done = subprocess.run([sys.executable, script, "--child", *command], env=env, capture_output=True,
                               text=True, timeout=timeout, check=False)
@@ -482,14 +489,15 @@ def measure_sample(name: str, mode: str) -> dict:
         start = time.perf_counter()
         model = spec.recommender_class(seed=0).fit(URM_train, **spec.fit_args, **spec.space.default)
         fit_s = time.perf_counter() - start
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         if mode == "separate":
             results = {part: Evaluator(URM, DEFAULT_CUTOFFS).evaluate(model)
                        for part, URM in (("validation", validation), ("test", test))}
         else:
             results = SharedRankingEvaluator({"validation": validation, "test": test}, DEFAULT_CUTOFFS).evaluate(model)
-        evaluation_s = time.perf_counter() - start
-    return {"fit_s": fit_s, "evaluation_s": evaluation_s, "test_ndcg_10": results["test"][10]["NDCG"]}
+        evaluation_s, evaluation_cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
+    return {"fit_s": fit_s, "evaluation_s": evaluation_s, "evaluation_cpu_s": evaluation_cpu_s,
+            "test_ndcg_10": results["test"][10]["NDCG"]}
 
 
 def report_slim(threads_list: list[int], n_sample_items: int) -> None:
@@ -509,19 +517,29 @@ def report_slim(threads_list: list[int], n_sample_items: int) -> None:
     print()
 
 
-def report_samples(threads: int) -> None:
-    print("| whole sample (default config) | fit s | separate val + test s | shared ranking s | shared / separate |")
-    print("|---|---:|---:|---:|---:|")
+def report_samples(threads: int, before: str | None) -> None:
+    """Evaluation wall (CPU) seconds of a whole sample: separate evaluations and the shared ranking
+    of this checkout, and separate evaluations of the checkout ``before`` when given."""
+    print(f"{threads} thread(s); load average before: {os.getloadavg()[0]:.1f}")
+    print("| whole sample (default config) | fit s | before: separate s | separate s | shared s "
+          "| shared / before | shared / separate |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    seconds = lambda r: f"{r['evaluation_s']:.2f} ({r['evaluation_cpu_s']:.2f})"  # noqa: E731
     for name in SAMPLE_ALGORITHMS:
-        separate = child(["sample", name, "separate"], threads)
-        shared = child(["sample", name, "shared"], threads)
-        if "error" in separate or "error" in shared:
-            print(f"| {name} | {separate.get('error', '')} | {shared.get('error', '')} | | |")
+        runs = {mode: child(["sample", name, mode], threads) for mode in ("separate", "shared")}
+        if before:
+            runs["before"] = child(["sample", name, "separate"], threads, code=before)
+        errors = [f"{mode}: {r['error']}" for mode, r in runs.items() if "error" in r]
+        if errors:
+            print(f"| {name} | {'; '.join(errors)} | | | | | |", flush=True)
             continue
+        separate, shared, old = runs["separate"], runs["shared"], runs.get("before")
         assert separate["test_ndcg_10"] == shared["test_ndcg_10"]
-        print(f"| {name} | {shared['fit_s']:.2f} | {separate['evaluation_s']:.2f} | {shared['evaluation_s']:.2f} | "
-              f"{shared['evaluation_s'] / separate['evaluation_s']:.2f} |", flush=True)
-    print()
+        ratio = lambda r: (f"{shared['evaluation_s'] / r['evaluation_s']:.2f} "  # noqa: E731
+                           f"({shared['evaluation_cpu_s'] / r['evaluation_cpu_s']:.2f})")
+        print(f"| {name} | {shared['fit_s']:.2f} | {seconds(old) if old else ''} | {seconds(separate)} "
+              f"| {seconds(shared)} | {ratio(old) if old else ''} | {ratio(separate)} |", flush=True)
+    print(f"(wall seconds and ratios, CPU in brackets; load average after: {os.getloadavg()[0]:.1f})\n")
 
 
 def run_child(arguments: list[str]) -> dict:
@@ -563,6 +581,7 @@ def main() -> None:
     parser.add_argument("--slim-large", action="store_true", help="SLIM on a MovieLens-20M-sized split (~8 GiB)")
     parser.add_argument("--slim-large-items", type=int, default=0, help="time only this many of its items")
     parser.add_argument("--samples", action="store_true", help="whole samples: separate vs shared ranking")
+    parser.add_argument("--samples-before", help="--samples: also the separate evaluation of this checkout")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -576,7 +595,7 @@ def main() -> None:
         if args.slim:
             report_slim(sorted({1, args.threads}), args.slim_items)
         if args.samples:
-            report_samples(args.threads)
+            report_samples(args.threads, args.samples_before)
         if args.slim_large:
             print(json.dumps(child(["slim-large", str(args.slim_large_items)], args.threads)))
         return

@@ -22,8 +22,9 @@ class FixedScores(BaseRecommender):
         return self.scores_[user_ids]
 
 
-def brute_force(URM_train, URM_test, scores, cutoffs, exclude_seen):
+def brute_force(URM_train, URM_test, scores, cutoffs, exclude_seen, ndcg_gain="exponential"):
     """The reference's definitions, one user and one cutoff at a time in plain Python."""
+    gain = (lambda r: 2**r - 1) if ndcg_gain == "exponential" else (lambda r: 1.0)  # noqa: E731
     n_users, n_items = URM_test.shape
     train = URM_train.toarray()
     popularity = (train != 0).sum(axis=0)
@@ -54,9 +55,9 @@ def brute_force(URM_train, URM_test, scores, cutoffs, exclude_seen):
             values["MAP"] += precision_sum / n if n else 0.0
             values["MAP_MIN_DEN"] += precision_sum / min(len(test), n) if n else 0.0
             values["MRR"] += next((1 / rank for rank, is_hit in enumerate(hits, 1) if is_hit), 0.0)
-            dcg = sum((2 ** test.get(i, 0.0) - 1) / math.log2(rank + 1) for rank, i in enumerate(top, 1))
+            dcg = sum(gain(test[i]) / math.log2(rank + 1) for rank, i in enumerate(top, 1) if i in test)
             ideal = sorted(test.values(), reverse=True)[:c]
-            idcg = sum((2**r - 1) / math.log2(rank + 1) for rank, r in enumerate(ideal, 1))
+            idcg = sum(gain(r) / math.log2(rank + 1) for rank, r in enumerate(ideal, 1))
             values["NDCG"] += dcg / idcg if dcg != 0 and idcg != 0 else 0.0
             values["HIT_RATE"] += h > 0
             values["ARHR_ALL_HITS"] += sum(1 / rank for rank, is_hit in enumerate(hits, 1) if is_hit)
@@ -123,6 +124,26 @@ def test_matches_brute_force_on_random_data(seed, n_items, exclude_seen):
                 cutoff,
                 metric,
             )
+
+
+@pytest.mark.parametrize("ndcg_gain", ["exponential", "binary"])
+@pytest.mark.parametrize("cutoffs", [[1], [2, 5, 40, 100], DEFAULT_CUTOFFS])
+def test_matches_brute_force_with_sparse_cutoffs_short_lists_and_both_gains(cutoffs, ndcg_gain):
+    """Cutoffs beyond the catalogue (60 items), users whose every item was seen (empty
+    lists) or whose lists end early, blocks of several sizes."""
+    train, test, scores = random_split(2, 70, 60)
+    train = train.tolil()
+    train[:3, :] = 1  # no rankable item left
+    train[3:6, 5:] = 1  # five rankable items
+    train = train.tocsr()
+    model = FixedScores().fit(train, scores=scores)
+    expected = brute_force(train, test, scores, cutoffs, True, ndcg_gain)
+    for block_users in (1, 13, 1000):
+        results = Evaluator(test, cutoffs=cutoffs, block_users=block_users, ndcg_gain=ndcg_gain).evaluate(model)
+        for cutoff in cutoffs:
+            for metric in METRICS:
+                assert results[cutoff][metric] == pytest.approx(expected[cutoff][metric], rel=1e-9, abs=1e-12), (
+                    cutoff, metric, block_users)
 
 
 def test_top_pop_by_hand_with_and_without_seen_items():
