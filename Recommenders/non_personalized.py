@@ -53,8 +53,9 @@ class GlobalEffects(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + a second float32 block of scores (the sum, then its cast)."""
-        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + SCORE_BLOCK_USERS * n_items * 4
+        """Base estimate + two float32 blocks of scores: the sum (cast into the block the base
+        counts) and one the allocator may keep after freeing it (measured)."""
+        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + 2 * SCORE_BLOCK_USERS * n_items * 4
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         return (self.global_mean_ + self.user_bias_[user_ids, None] + self.item_bias_[None, :]).astype(np.float32)
