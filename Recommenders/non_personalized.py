@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender, retained_score_block_bytes
 
 
 class TopPop(BaseRecommender):
@@ -53,9 +53,10 @@ class GlobalEffects(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + two float32 blocks of scores: the sum (cast into the block the base
-        counts) and one the allocator may keep after freeing it (measured)."""
-        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + 2 * SCORE_BLOCK_USERS * n_items * 4
+        """Base estimate + the float32 sum (cast into the block the base counts) + the previous
+        block's scores the allocator may keep."""
+        return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + SCORE_BLOCK_USERS * n_items * 4
+                + retained_score_block_bytes(n_items))
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         return (self.global_mean_ + self.user_bias_[user_ids, None] + self.item_bias_[None, :]).astype(np.float32)

@@ -49,8 +49,9 @@ class Mult_VAE_RecommenderWrapper(NeuralRecommender):
         mirror = dims[::-1]
         layers = list(zip(mirror[:-1], mirror[1:-1] + [2 * mirror[-1]])) + list(zip(dims[:-1], dims[1:]))
         parameters = sum(n_in * n_out + n_out for n_in, n_out in layers)
-        rows = max(batch_size, SCORE_BLOCK_USERS)  # a training batch or a score block
-        activations = rows * (8 * n_items + 4 * sum(n_out for _, n_out in layers))
+        hidden = sum(n_out for _, n_out in layers)
+        # a training batch (values, gradients) or a score block (input rows, normalised, output)
+        activations = max(batch_size * (8 * n_items + 4 * hidden), SCORE_BLOCK_USERS * (3 * n_items + 2 * hidden))
         return _common_bytes(n_users, n_items, n_interactions) + FLOAT * (PARAMETER_COPIES * parameters + activations)
 
 
@@ -75,7 +76,10 @@ class _DELF(NeuralRecommender):
         per_row = 3 * (8 * size + 12 * hidden[0] + 8 * hidden[1] + 2 * layers[-1])
         chunk_rows = min(TRAIN_CHUNK_ROWS, max(instances // batch_size, 1))
         training = chunk_rows * per_row * FLOAT
-        scoring = 2 * SCORE_CHUNK_ELEMENTS * FLOAT
+        # a chunk of (user, item) pairs (at most a score block's) through the towers: per pair 1.25
+        # times the towers' and head's widths (measured 1.1 for DELF-MLP, 0.85 for DELF-EF)
+        pair_width = 4 * sum(hidden) + layers[-1]
+        scoring = 5 * min(SCORE_CHUNK_ELEMENTS, min(SCORE_BLOCK_USERS, n_users) * n_items * pair_width) * FLOAT // 4
         return (_common_bytes(n_users, n_items, n_interactions) + PARAMETER_COPIES * parameters * FLOAT + sampling
                 + attention + max(training, scoring))
 
