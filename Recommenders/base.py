@@ -37,10 +37,14 @@ def as_csr_float32(matrix) -> sp.csr_matrix:
 
 def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int) -> int:
     """What an evaluation adds: the training popularity's temporary arrays (5 bytes per
-    interaction), one float32 block of scores (temporaries a model's ``_score`` makes are
-    its own estimate's), the metrics' arrays of a block's ranking, and the int32 rankings
-    of every user kept for validation and test (the blocks and their stacked copy)."""
-    return (n_interactions * 5 + SCORE_BLOCK_USERS * (n_items * 4 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK)
+    interaction), the canonical copies of validation and test (8 bytes per hold-out
+    interaction, taken as at most as many as the training interactions, and their row
+    pointers), one float32 block of scores (temporaries a model's ``_score`` makes are its
+    own estimate's), the metrics' arrays of a block's ranking, and the int32 rankings of
+    every user kept for validation and test (the blocks and their stacked copy)."""
+    hold_out_copies = n_interactions * 8 + n_users * 8
+    return (n_interactions * 5 + hold_out_copies
+            + SCORE_BLOCK_USERS * (n_items * 4 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK)
             + n_users * EVALUATED_RANKS * 8)
 
 def retained_score_block_bytes(n_items: int) -> int:
