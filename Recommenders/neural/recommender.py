@@ -16,7 +16,7 @@ from Recommenders.neural.torch_runtime import import_torch, select_device
 from Recommenders.threads import kernel_threads
 
 #: Bytes the PyTorch runtime itself adds to a process (libraries, allocator pools) on CPU: the
-#: import and a first small fit and evaluation raised the resident set by 266-283 MiB with
+#: import and a first small fit and evaluation raised the resident set by 266-286 MiB with
 #: torch 2.13 (``benchmarks/memory_peak.py --cold``), plus a margin. A CUDA context is not counted.
 TORCH_RUNTIME_BYTES = 384 * 1024**2
 #: Rough operations per (user, item) cell of one epoch, to decide whether a second thread
