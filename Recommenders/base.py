@@ -48,13 +48,6 @@ def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int) -> 
             + n_users * EVALUATED_RANKS * 8)
 
 
-def retained_score_block_bytes(n_items: int) -> int:
-    """For a model whose ``_score`` makes temporaries: the previous block's float32 scores, freed
-    but possibly still resident (the allocator keeps freed memory below its trim threshold)
-    while this block's temporaries are allocated elsewhere (measured: GlobalEffects, CoClustering)."""
-    return SCORE_BLOCK_USERS * n_items * 4
-
-
 class BaseRecommender:
     """Base class: subclasses define ``_fit`` and ``_score``."""
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from Recommenders._rating_models import coclustering_assign, coclustering_averages
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender, retained_score_block_bytes
+from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer
 from Recommenders.kernel_indices import kernel_csr_arrays
 from Recommenders.slope_one import profile_means
@@ -34,14 +34,13 @@ class CoClustering(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + the ratings by item + cluster tables + float64 scores of one block and
-        their sum + the previous block's scores the allocator may keep."""
+        """Base estimate + the ratings by item + cluster tables + float64 scores of one block and their sum."""
         hyperparameters = cls.with_defaults(hyperparameters)
         clusters = hyperparameters["n_cltr_u"] * hyperparameters["n_cltr_i"] * 32
         by_item = n_interactions * 8 + (n_items + 1) * 8
         per_row = (n_users + n_items) * 24
         return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + clusters + by_item + per_row
-                + SCORE_BLOCK_USERS * n_items * 16 + retained_score_block_bytes(n_items))
+                + SCORE_BLOCK_USERS * n_items * 16)
 
     def _fit(self, URM_train, *, n_cltr_u, n_cltr_i, n_epochs):
         if n_cltr_u < 1 or n_cltr_i < 1:

@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender, retained_score_block_bytes
+from Recommenders.base import BaseRecommender
 
 
 class TopPop(BaseRecommender):
@@ -51,15 +51,10 @@ class GlobalEffects(BaseRecommender):
         user_sums = np.bincount(user_of_entry, weights=residual, minlength=URM_train.shape[0])
         self.user_bias_ = (user_sums / (user_counts + lambda_user)).astype(np.float32)
 
-    @classmethod
-    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + the float32 sum (cast into the block the base counts) + the previous
-        block's scores the allocator may keep."""
-        return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + SCORE_BLOCK_USERS * n_items * 4
-                + retained_score_block_bytes(n_items))
-
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
-        return (self.global_mean_ + self.user_bias_[user_ids, None] + self.item_bias_[None, :]).astype(np.float32)
+        # float32 throughout (``global_mean_`` is a Python float): the sum is the only score block
+        return (self.global_mean_ + self.user_bias_[user_ids, None] + self.item_bias_[None, :]).astype(
+            np.float32, copy=False)
 
 
 ALGORITHM_SPECS = [
