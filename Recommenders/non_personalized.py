@@ -51,6 +51,13 @@ class GlobalEffects(BaseRecommender):
         user_sums = np.bincount(user_of_entry, weights=residual, minlength=URM_train.shape[0])
         self.user_bias_ = (user_sums / (user_counts + lambda_user)).astype(np.float32)
 
+    @classmethod
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        """The larger of the base estimate (scoring) and the fit's per-interaction arrays (float64
+        values and residuals, int64 user numbers, bincount's int64 copies of the item indices:
+        measured 30.8 bytes per interaction at MovieLens-20M size), which never coexist."""
+        return max(super().estimate_memory_bytes(n_users, n_items, n_interactions), 36 * n_interactions)
+
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         # float32 throughout (``global_mean_`` is a Python float): the sum is the only score block
         return (self.global_mean_ + self.user_bias_[user_ids, None] + self.item_bias_[None, :]).astype(
