@@ -35,11 +35,18 @@ def as_csr_float32(matrix) -> sp.csr_matrix:
     return csr
 
 
-def evaluation_memory_bytes(n_items: int, n_interactions: int) -> int:
+def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int) -> int:
     """What an evaluation adds: the training popularity's temporary arrays (5 bytes per
-    interaction), two float32 blocks of scores (measured: one block's pages are still held
-    while the next block is scored) and the metrics' arrays of a block's ranking."""
-    return n_interactions * 5 + SCORE_BLOCK_USERS * (n_items * 8 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK)
+    interaction), the canonical copies of validation and test (8 bytes per hold-out
+    interaction, taken as at most as many as the training interactions, and their row
+    pointers), one float32 block of scores (temporaries a model's ``_score`` makes are its
+    own estimate's), the metrics' arrays of a block's ranking, and the int32 rankings of
+    every user kept for validation and test (the blocks and their stacked copy)."""
+    hold_out_copies = n_interactions * 8 + n_users * 8
+    return (n_interactions * 5 + hold_out_copies
+            + SCORE_BLOCK_USERS * (n_items * 4 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK)
+            + n_users * EVALUATED_RANKS * 8)
+
 
 class BaseRecommender:
     """Base class: subclasses define ``_fit`` and ``_score``."""
@@ -66,13 +73,13 @@ class BaseRecommender:
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
-        """Estimated peak bytes that fitting and evaluating add to the loaded data: by
-        default one copy of the CSR training matrix (its conversion) plus
-        ``evaluation_memory_bytes``. Every estimate is an upper bound of the measured
-        peak (``tests/test_memory_estimates.py``, ``benchmarks/bench_memory_estimates.py``).
+        """Estimated peak bytes that fitting and evaluating add to the loaded split (whose
+        matrices are float32 CSR already, so ``fit`` converts nothing): by default
+        ``evaluation_memory_bytes``. Every estimate is an upper bound of the measured peak,
+        within 1.5 times of it where the data outweigh fixed costs
+        (``tests/test_memory_estimates.py``, ``benchmarks/bench_memory_estimates.py``).
         Overrides read the hyperparameters through ``with_defaults``, as ``fit`` does."""
-        csr_bytes = n_interactions * 8 + (n_users + 1) * 8
-        return csr_bytes + evaluation_memory_bytes(n_items, n_interactions)
+        return evaluation_memory_bytes(n_users, n_items, n_interactions)
 
     def fit(self, URM_train, **hyperparameters) -> "BaseRecommender":
         """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``.

@@ -34,7 +34,7 @@ class CoClustering(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + the ratings by item + cluster tables + float64 scores of one block."""
+        """Base estimate + the ratings by item + cluster tables + float64 scores of one block and their sum."""
         hyperparameters = cls.with_defaults(hyperparameters)
         clusters = hyperparameters["n_cltr_u"] * hyperparameters["n_cltr_i"] * 32
         by_item = n_interactions * 8 + (n_items + 1) * 8

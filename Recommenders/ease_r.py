@@ -88,11 +88,14 @@ class EASE_R_Recommender(ItemSimilarityRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
-        topK = cls.with_defaults(hyperparameters)["topK"]
+        """Base estimate + the dense float32 item-item matrix and two blocks of its rows + the
+        top-k model (when ``topK`` is set) + the normalised matrix's two copies (when normalised)."""
+        hyperparameters = cls.with_defaults(hyperparameters)
+        topK = hyperparameters["topK"]
         dense = 4 * n_items * n_items + 2 * _BLOCK * n_items * 4
         top_k = 0 if topK is None else top_k_memory_bytes(n_items, n_items, topK)
-        return BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions) + dense + top_k \
-            + 2 * (n_interactions * 8 + (n_items + 1) * 8)
+        normalized = 2 * (n_interactions * 8 + (n_items + 1) * 8) if hyperparameters["normalize_matrix"] else 0
+        return BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions) + dense + top_k + normalized
 
 
 ALGORITHM_SPECS = [

@@ -13,7 +13,8 @@ class LatentFactorRecommender(BaseRecommender):
 
 
 def latent_factor_memory_bytes(n_users: int, n_items: int, n_interactions: int, num_factors: int,
-                               working_copies: int) -> int:
-    """The base estimate plus ``working_copies`` float64 ``(n_users + n_items) x (num_factors + 10)`` arrays."""
+                               working_copies: float, value_bytes: int = 8) -> int:
+    """The base estimate plus ``working_copies`` ``(n_users + n_items) x (num_factors + 10)`` arrays
+    of ``value_bytes`` values (float64 unless the solver keeps the split's float32)."""
     return (BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions)
-            + working_copies * (n_users + n_items) * (num_factors + 10) * 8)
+            + int(working_copies * (n_users + n_items) * (num_factors + 10) * value_bytes))

@@ -52,22 +52,23 @@ class _SGDMatrixFactorization(LatentFactorRecommender):
     MODEL = ""
     #: Rows of ``P``: users (FunkSVD, BPR) or items (AsySVD's ``y_l``).
     P_ROWS_ARE_ITEMS = False
-    USES_BIAS = True
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + float64 factors (and their optimizer state) + float64 scores of one block."""
+        """Base estimate + the float64 factors + the larger of what training adds (optimizer
+        state, a batch, the kernels' copies of the interactions: 16 bytes each) and what
+        scoring adds (one float64 block of scores, two with biases: their sum is a temporary)."""
         hyperparameters = cls.with_defaults(hyperparameters)
         factors = hyperparameters["num_factors"]
-        copies = 1 + STATE_COPIES.get(hyperparameters["sgd_mode"], 2)
         p_rows = n_items if cls.P_ROWS_ARE_ITEMS else n_users
-        parameters = (p_rows + n_items) * (factors + 1) * 8 * copies
+        parameters = (p_rows + n_items) * (factors + 1) * 8
         # AsySVD: the users' vectors from their profiles, in float64 twice (the product, then scaled) and float32
         user_vectors = n_users * factors * 20 if cls.P_ROWS_ARE_ITEMS else 0
-        batch = 3 * hyperparameters["batch_size"] * (factors + 1) * 8
-        scores = SCORE_BLOCK_USERS * n_items * 8
+        state = parameters * STATE_COPIES.get(hyperparameters["sgd_mode"], 2)
+        training = state + 3 * hyperparameters["batch_size"] * (factors + 1) * 8 + n_interactions * 16
+        scoring = SCORE_BLOCK_USERS * n_items * 8 * (2 if hyperparameters.get("use_bias") else 1)  # BPR: no biases
         base = super().estimate_memory_bytes(n_users, n_items, n_interactions)
-        return base + parameters + user_vectors + batch + scores
+        return base + parameters + user_vectors + max(training, scoring)
 
     def _train(self, URM_train: sp.csr_matrix, *, epochs, num_factors, sgd_mode, init_mean, init_std_dev,
                use_bias, **engine_arguments) -> None:

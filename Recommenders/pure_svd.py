@@ -30,8 +30,11 @@ class PureSVDRecommender(LatentFactorRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
+        """Latent-factor estimate with 5 float32 working copies (``randomized_svd`` keeps the
+        split's float32: the range finder's iterates, their orthonormalisation, the factors)."""
         num_factors = cls.with_defaults(hyperparameters)["num_factors"]
-        return latent_factor_memory_bytes(n_users, n_items, n_interactions, num_factors, working_copies=3)
+        return latent_factor_memory_bytes(n_users, n_items, n_interactions, num_factors, working_copies=5,
+                                          value_bytes=4)
 
 
 ALGORITHM_SPECS = [

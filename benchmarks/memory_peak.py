@@ -1,6 +1,6 @@
 """Measure one algorithm's peak memory of fit + evaluation against its estimate, in this process.
 
-    python benchmarks/memory_peak.py ALG[,ALG...|all] N_USERS N_ITEMS N_INTERACTIONS [--seed S]
+    python benchmarks/memory_peak.py ALG[,ALG...|all] N_USERS N_ITEMS N_INTERACTIONS [--seed S] [--cold]
 
 prints one JSON line per algorithm (``all``: every registered one, in one process): the configuration of the algorithm's space with the largest
 estimate (``largest_estimate_configuration``), the estimate, and the measured peak.
@@ -8,10 +8,10 @@ The peak is the rise of the resident set: after the split is built and a warm-up
 of the default configuration on a small matrix (imports, thread pools, BLAS buffers),
 freed memory is returned to the system (``malloc_trim``), the kernel's high-water
 mark is reset (``/proc/self/clear_refs``), then the model is fitted and evaluated on
-validation and test as a search sample is; ``VmHWM - VmRSS`` before is the peak.
+validation and test from one ranking, as a search sample is; ``VmHWM - VmRSS`` before is the peak.
 Fit arguments that only set how long a fit runs (``epochs``, ``n_epochs``, ``max_iter``)
 are cut to 1: the estimate does not depend on them and one iteration holds the memory
-of many.
+of many (except where more are needed to fill the model: ``FILLING_RUN``).
 Used by ``tests/test_memory_estimates.py`` and ``benchmarks/bench_memory_estimates.py``.
 """
 
@@ -31,12 +31,15 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from Experiment_handler.evaluator import Evaluator  # noqa: E402
+from Experiment_handler.evaluator import SharedRankingEvaluator, early_stopping_metric  # noqa: E402
 from Recommenders.hyperparameter_space import Categorical  # noqa: E402
 from Recommenders.registry import ALGORITHMS, get_algorithm  # noqa: E402
 
 #: Fit arguments that only set how long a fit runs, and the value a measurement uses.
 SHORT_RUN = {"epochs": 1, "n_epochs": 1, "max_iter": 1}
+#: Where the run's length also sets what a model holds: SLIM-BPR's similarity gains entries
+#: with every epoch up to ``topK`` per item (20 epochs fill it at the sizes measured here).
+FILLING_RUN = {"SLIM_BPR_Cython": {"epochs": 20}}
 
 
 def corner_values(dimension) -> list:
@@ -85,19 +88,23 @@ def _status_bytes(field: str) -> int:
 def fit_and_evaluate(spec, hyperparameters: dict, train, validation, test) -> None:
     accepted = inspect.signature(spec.recommender_class._fit).parameters
     fit_args = {**spec.fit_args,
-                **{name: value for name, value in SHORT_RUN.items() if name in accepted or name in spec.fit_args}}
+                **{name: value for name, value in SHORT_RUN.items() if name in accepted or name in spec.fit_args},
+                **FILLING_RUN.get(spec.name, {})}
+    if spec.early_stopping:  # the validation NDCG the search's early stopping reads after each epoch
+        fit_args["validation_metric"] = early_stopping_metric(validation, exclude_seen=True)
     model = spec.recommender_class(seed=0).fit(train, **fit_args, **hyperparameters)
-    for matrix in (validation, test):
-        Evaluator(matrix).evaluate(model)
+    SharedRankingEvaluator({"validation": validation, "test": test}).evaluate(model)
 
 
-def measure(alg_name: str, train, validation, test, seed: int = 0) -> dict:
-    """Largest-estimate configuration, its estimate and the measured peak rise (bytes)."""
+def measure(alg_name: str, train, validation, test, seed: int = 0, cold: bool = False) -> dict:
+    """Largest-estimate configuration, its estimate and the measured peak rise (bytes). ``cold``:
+    the warm-up fits TopPop, so that the algorithm's own imports (PyTorch) count in the peak."""
     spec = get_algorithm(alg_name)
     n_users, n_items = train.shape
     configuration, estimate = largest_estimate_configuration(spec, n_users, n_items, train.nnz)
     warm = random_split(200, 150, 3000, seed + 1)
-    fit_and_evaluate(spec, dict(spec.space.default), *warm)
+    warm_spec = get_algorithm("TopPop") if cold else spec
+    fit_and_evaluate(warm_spec, dict(warm_spec.space.default), *warm)
     del warm
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -119,12 +126,15 @@ def main() -> None:
     parser.add_argument("n_items", type=int)
     parser.add_argument("n_interactions", type=int)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cold", action="store_true",
+                        help="warm up with TopPop: the algorithm's imports (PyTorch) count in the peak "
+                             "(for one algorithm per process)")
     args = parser.parse_args()
     names = list(ALGORITHMS) if args.alg_names == "all" else args.alg_names.split(",")
     split = random_split(args.n_users, args.n_items, args.n_interactions, args.seed)
     for name in names:
         try:
-            result = measure(name, *split, seed=args.seed)
+            result = measure(name, *split, seed=args.seed, cold=args.cold)
         except ImportError as error:  # an optional dependency (extra) that is not installed
             result = {"algorithm": name, "skipped": f"{type(error).__name__}: {error}"}
         print(json.dumps(result), flush=True)

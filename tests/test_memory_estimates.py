@@ -1,8 +1,12 @@
-"""Every registered algorithm's memory estimate is an upper bound of its measured peak.
+"""Every registered algorithm's memory estimate is an upper bound of its measured peak, and a tight one.
 
 For each algorithm of the registry, at the configuration of its space with the largest
-estimate, on a mid-size random split, ``benchmarks/memory_peak.py`` (one child process)
+estimate, on random splits, ``benchmarks/memory_peak.py`` (one child process per split)
 measures the resident-set rise of the fit and of the evaluation on validation and test.
+The upper bound is checked for every algorithm at ``SHAPE`` (the neural models at
+``NEURAL_SHAPE``: an epoch of NeuRec is a pass over every user-item pair); the ratio needs
+data that outweigh fixed costs, so it is checked at ``RATIO_SHAPE``, and for the neural
+models at their shape with ``FIXED_BYTES`` of fixed costs allowed.
 """
 
 import json
@@ -10,39 +14,93 @@ import json
 import pytest
 
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
+from Recommenders.neural.recommender import TORCH_RUNTIME_BYTES
 from Recommenders.registry import ALGORITHMS
 from tests.conftest import run_module
 
 SHAPE = (1000, 500, 20_000)  # users, items, interactions (80% of them train)
+NEURAL_SHAPE = (300, 200, 6_000)
+RATIO_SHAPE = (6000, 2000, 300_000)
 #: Measurement noise allowed above the estimate: page and allocator granularity.
 SLACK_BYTES = 1 << 20
+#: How far an estimate may lie above the measured peak.
+MAX_RATIO = 1.5
+NEURAL = [name for name, spec in ALGORITHMS.items() if spec.extra == "neural"]
+OTHERS = [name for name in ALGORITHMS if name not in NEURAL]
+#: Without a ratio check (upper bound only): SLIM-ElasticNet, whose estimate is 2.5 times its peak
+#: (10,000 x 1,000 x 200,000) and is being reworked with its kernel.
+NO_RATIO = ["SLIMElasticNetRecommender"]
+#: What a neural estimate may hold above ``MAX_RATIO`` times the peak at ``NEURAL_SHAPE``: the
+#: score block, the metrics' arrays and the networks' fixed sizes (layers of 100 to 600 units).
+FIXED_BYTES = 8 << 20
+#: The neural model whose first fit is measured with PyTorch's import (``--cold``).
+COLD_NEURAL = "MFBPR_Wrapper"
 
 
-@pytest.fixture(scope="module")
-def measurements() -> dict:
-    result = run_module("benchmarks.memory_peak", "all", *SHAPE, env={"RECZILLA_THREADS": "2"}, timeout=600)
+def _measure(names, shape, *options) -> dict:
+    result = run_module("benchmarks.memory_peak", ",".join(names), *shape, *options,
+                        env={"RECZILLA_THREADS": "2"}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     return {row["algorithm"]: row for row in rows}
 
 
-def test_every_registered_algorithm_is_measured(measurements):
-    assert list(measurements) == list(ALGORITHMS)
-    for name, row in measurements.items():
-        if "skipped" in row:  # only an optional dependency that is not installed
-            assert row["skipped"].startswith(("ImportError", "ModuleNotFoundError")), (name, row)
+@pytest.fixture(scope="module")
+def measurements() -> dict:
+    return {**_measure(OTHERS, SHAPE), **_measure(NEURAL, NEURAL_SHAPE)}
 
 
-@pytest.mark.parametrize("name", list(ALGORITHMS))
-def test_estimate_is_an_upper_bound_of_the_measured_peak(measurements, name):
+@pytest.fixture(scope="module")
+def ratio_measurements() -> dict:
+    return _measure([name for name in OTHERS if name not in NO_RATIO], RATIO_SHAPE)
+
+
+def _describe(name: str, row: dict) -> str:
+    return (f"{name} at {row['shape']}, {row['configuration']}: estimate {row['estimate_bytes'] / 2**20:.1f} MiB, "
+            f"measured peak {row['peak_bytes'] / 2**20:.1f} MiB")
+
+
+def _row(measurements: dict, name: str) -> dict:
     row = measurements[name]
     if "skipped" in row:
         pytest.skip(f"{name}: optional dependency missing ({row['skipped']})")
     assert row["peak_bytes"] > 0
-    assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], (
-        f"{name} at {row['configuration']}: estimate {row['estimate_bytes'] / 2**20:.1f} MiB, "
-        f"measured peak {row['peak_bytes'] / 2**20:.1f} MiB"
-    )
+    return row
+
+
+def test_every_registered_algorithm_is_measured(measurements):
+    assert sorted(measurements) == sorted(ALGORITHMS)
+    for name, row in measurements.items():
+        if "skipped" in row:  # only an optional dependency that is not installed
+            assert row["skipped"].startswith(("ImportError", "ModuleNotFoundError", "TorchMissing")), (name, row)
+
+
+@pytest.mark.parametrize("name", list(ALGORITHMS))
+def test_estimate_is_an_upper_bound_of_the_measured_peak(measurements, name):
+    row = _row(measurements, name)
+    assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(name, row)
+
+
+@pytest.mark.parametrize("name", [name for name in OTHERS if name not in NO_RATIO])
+def test_estimate_is_within_the_ratio_of_the_measured_peak(ratio_measurements, name):
+    row = _row(ratio_measurements, name)
+    assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(name, row)
+    assert row["estimate_bytes"] <= MAX_RATIO * row["peak_bytes"] + SLACK_BYTES, _describe(name, row)
+
+
+@pytest.mark.parametrize("name", NEURAL)
+def test_neural_estimate_is_within_the_ratio_of_the_measured_peak(measurements, name):
+    """The measurement's warm-up has loaded PyTorch, so its runtime allowance is left out here."""
+    row = _row(measurements, name)
+    model_bytes = row["estimate_bytes"] - TORCH_RUNTIME_BYTES
+    assert model_bytes <= MAX_RATIO * row["peak_bytes"] + FIXED_BYTES, _describe(name, row)
+
+
+def test_torch_runtime_allowance_bounds_a_first_neural_fit():
+    """A first fit in a process imports PyTorch: its runtime counts in the peak, within the estimate."""
+    row = _row(_measure([COLD_NEURAL], NEURAL_SHAPE, "--cold"), COLD_NEURAL)
+    assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(COLD_NEURAL, row)
+    assert row["estimate_bytes"] <= MAX_RATIO * row["peak_bytes"] + FIXED_BYTES, _describe(COLD_NEURAL, row)
 
 
 class Model:

@@ -69,3 +69,10 @@ def test_memory_estimate_without_hyperparameters_is_the_registry_defaults_one(na
     shape = (5_000, 2_000, 100_000)
     assert cls.estimate_memory_bytes(*shape, **variant) == cls.estimate_memory_bytes(
         *shape, **spec.fit_args, **spec.space.default)
+
+
+@pytest.mark.parametrize("name", list(ALGORITHMS))
+def test_memory_estimate_has_no_defaults_of_its_own(name):
+    """Its hyperparameters come through ``with_defaults``, never from keyword defaults of its signature."""
+    parameters = inspect.signature(ALGORITHMS[name].recommender_class.estimate_memory_bytes).parameters
+    assert list(parameters) == ["n_users", "n_items", "n_interactions", "hyperparameters"]

@@ -42,13 +42,16 @@ class Mult_VAE_RecommenderWrapper(NeuralRecommender):
     network = ("Recommenders.neural.mult_vae", "MultVAE")
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, p_dims=None, batch_size=64, **hyperparameters):
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        hyperparameters = cls.with_defaults(hyperparameters)
+        p_dims, batch_size = hyperparameters["p_dims"], hyperparameters["batch_size"]
         dims = [200, 600, n_items] if p_dims is None else list(p_dims)
         mirror = dims[::-1]
         layers = list(zip(mirror[:-1], mirror[1:-1] + [2 * mirror[-1]])) + list(zip(dims[:-1], dims[1:]))
         parameters = sum(n_in * n_out + n_out for n_in, n_out in layers)
-        rows = max(batch_size, SCORE_BLOCK_USERS)  # a training batch or a score block
-        activations = rows * (8 * n_items + 4 * sum(n_out for _, n_out in layers))
+        hidden = sum(n_out for _, n_out in layers)
+        # a training batch (values, gradients) or a score block (input rows, normalised, output)
+        activations = max(batch_size * (8 * n_items + 4 * hidden), SCORE_BLOCK_USERS * (3 * n_items + 2 * hidden))
         return _common_bytes(n_users, n_items, n_interactions) + FLOAT * (PARAMETER_COPIES * parameters + activations)
 
 
@@ -56,8 +59,10 @@ class _DELF(NeuralRecommender):
     network = ("Recommenders.neural.delf", "DELF")
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, num_negatives=4, batch_size=64,
-                              layers=(256, 128, 64), **hyperparameters):
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        hyperparameters = cls.with_defaults(hyperparameters)
+        num_negatives, batch_size = hyperparameters["num_negatives"], hyperparameters["batch_size"]
+        layers = hyperparameters["layers"]
         size, hidden = layers[0] // 2, (layers[1] // 2, layers[2] // 2)
         tables = 2 * (n_users + n_items) * size + 2 * (size * 64 + 65)
         towers = 4 * (2 * size * hidden[0] + hidden[0] + hidden[0] * hidden[1] + hidden[1])
@@ -71,7 +76,10 @@ class _DELF(NeuralRecommender):
         per_row = 3 * (8 * size + 12 * hidden[0] + 8 * hidden[1] + 2 * layers[-1])
         chunk_rows = min(TRAIN_CHUNK_ROWS, max(instances // batch_size, 1))
         training = chunk_rows * per_row * FLOAT
-        scoring = 2 * SCORE_CHUNK_ELEMENTS * FLOAT
+        # a chunk of (user, item) pairs (at most a score block's) through the towers: per pair 1.25
+        # times the towers' and head's widths (measured 1.1 for DELF-MLP, 0.85 for DELF-EF)
+        pair_width = 4 * sum(hidden) + layers[-1]
+        scoring = 5 * min(SCORE_CHUNK_ELEMENTS, min(SCORE_BLOCK_USERS, n_users) * n_items * pair_width) * FLOAT // 4
         return (_common_bytes(n_users, n_items, n_interactions) + PARAMETER_COPIES * parameters * FLOAT + sampling
                 + attention + max(training, scoring))
 
@@ -92,8 +100,10 @@ class _NeuRec(NeuralRecommender):
     network = ("Recommenders.neural.neurec", "NeuRec")
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, num_neurons=100, num_factors=10,
-                              batch_size=64, **hyperparameters):
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        hyperparameters = cls.with_defaults(hyperparameters)
+        num_neurons, num_factors = hyperparameters["num_neurons"], hyperparameters["num_factors"]
+        batch_size = hyperparameters["batch_size"]
         item_side = cls.network_options["side"] == "item"
         in_dim, n_inputs, n_other = (n_users, n_items, n_users) if item_side else (n_items, n_users, n_items)
         parameters = (in_dim * num_neurons + 3 * num_neurons**2 + num_neurons * num_factors + 4 * num_neurons
@@ -124,7 +134,9 @@ class SpectralCF_RecommenderWrapper(NeuralRecommender):
     network = ("Recommenders.neural.spectral_cf", "SpectralCF")
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, embedding_size=16, k=3, **hyperparameters):
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        hyperparameters = cls.with_defaults(hyperparameters)
+        embedding_size, k = hyperparameters["embedding_size"], hyperparameters["k"]
         nodes = n_users + n_items
         operator_entries = 2 * n_interactions + nodes
         construction = 8 * operator_entries * (INDEX + FLOAT)  # scipy's intermediate matrices, COO, torch copy
@@ -141,8 +153,8 @@ class MFBPR_Wrapper(NeuralRecommender):
     network = ("Recommenders.neural.mf_bpr", "MFBPR")
 
     @classmethod
-    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, embed_size=64, **hyperparameters):
-        parameters = (n_users + n_items) * embed_size
+    def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
+        parameters = (n_users + n_items) * cls.with_defaults(hyperparameters)["embed_size"]
         samples = n_interactions * 5 * INDEX  # users, items, sampler keys, order, shuffle buffer
         return _common_bytes(n_users, n_items, n_interactions) + PARAMETER_COPIES * parameters * FLOAT + samples
 

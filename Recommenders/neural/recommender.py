@@ -15,9 +15,10 @@ from Recommenders.base import BaseRecommender
 from Recommenders.neural.torch_runtime import import_torch, select_device
 from Recommenders.threads import kernel_threads
 
-#: Bytes the PyTorch runtime itself adds to a process (libraries, allocator pools), measured
-#: on torch 2.13 CPU (about 330 MiB resident after import and one small training) plus a margin.
-TORCH_RUNTIME_BYTES = 512 * 1024**2
+#: Bytes the PyTorch runtime itself adds to a process (libraries, allocator pools) on CPU: the
+#: import and a first small fit and evaluation raised the resident set by 266-286 MiB with
+#: torch 2.13 (``benchmarks/memory_peak.py --cold``), plus a margin. A CUDA context is not counted.
+TORCH_RUNTIME_BYTES = 384 * 1024**2
 #: Rough operations per (user, item) cell of one epoch, to decide whether a second thread
 #: pays off (``Recommenders.threads.kernel_threads``): on small data PyTorch's threads cost more
 #: than they save, above all on a loaded machine (measured 16x slower with 2 threads).
