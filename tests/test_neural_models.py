@@ -93,6 +93,31 @@ def test_mult_vae_loss_is_the_annealed_elbo():
     assert vae.anneal() == 0.2  # capped at anneal_cap
 
 
+def test_mult_vae_step_is_adam_on_the_penalised_loss():
+    """The optimiser's weight decay stands for the penalty's gradient: one step equals plain Adam
+    on the loss with the penalty differentiated."""
+    train, _ = tiny()
+    options = dict(total_anneal_steps=10, lam=0.05, lr=1e-2, batch_size=8, p_dims=[3, 5, 24])
+    ours, plain = network(MultVAE, train, **options).train(), network(MultVAE, train, **options).train()
+    rows = torch.from_numpy(train[:8].toarray())
+    adam = torch.optim.Adam(plain.parameters(), lr=1e-2)
+    for _ in range(3):
+        torch.manual_seed(1)
+        loss = ours.train_step(rows)
+        torch.manual_seed(1)  # the same dropout and sampling
+        logits, kl = plain(rows)
+        penalised = (-(torch.log_softmax(logits, dim=1) * rows).sum(dim=1).mean() + plain.anneal() * kl
+                     + 0.05 * sum((w**2).sum() for w in plain.weights))
+        adam.zero_grad()
+        penalised.backward()
+        adam.step()
+        plain.update_count += 1
+        assert loss == pytest.approx(penalised.item(), rel=1e-5)
+    for mine, expected in zip(ours.parameters(), plain.parameters()):
+        assert torch.allclose(mine, expected, atol=1e-6)
+    assert not torch.allclose(ours.weights[0], network(MultVAE, train, **options).weights[0])  # it moved
+
+
 def test_mf_bpr_loss_and_one_adagrad_step():
     train, _ = tiny()
     mf = network(MFBPR, train, embed_size=4, learning_rate=0.05, batch_size=4, negative_sample_per_positive=1,
