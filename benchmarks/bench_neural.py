@@ -18,10 +18,10 @@ Reported: setup seconds (before the first timed step), seconds per epoch, peak R
 model's memory estimate, NDCG@10. A configuration whose estimate is above ``--memory-cap`` is
 reported, not run.
 
-RecBole (``pip install recbole``, benchmark-only extra ``bench``), when importable, trains its
-MultiVAE and SpectralCF on the same split with the same architecture, batch size and number of
-batches in the same run (``recbole_bridge.py``); the second table gives both times, their ratio
-(ours / RecBole) and both NDCG@10. SpectralCF is compared per batch: its epoch is one batch of 64
+RecBole (``pip install recbole``, benchmark-only extra ``bench``) trains its MultiVAE and
+SpectralCF on the same split with the same architecture, batch size and number of batches in the
+same run, each right after ours under the same load (``recbole_bridge.py``); the second table
+gives both times, their ratio (ours / RecBole), both NDCG@10 and the 1-minute load average. SpectralCF is compared per batch: its epoch is one batch of 64
 users here (the reference's) and a pass over every interaction in RecBole.
 
     python benchmarks/bench_neural.py [--models A B ...] [--datasets ml100k large]
@@ -224,7 +224,7 @@ def main() -> None:
           f"large: at most {args.max_batches} timed steps")
     print("| model | data | threads | setup s | s / epoch | peak RSS MiB | estimate MiB | NDCG@10 |")
     print("|---|---|---|---|---|---|---|---|")
-    ours = {}
+    pairs = []
     for dataset in args.datasets:
         URM_train, _ = split(dataset)
         for name in args.models:
@@ -235,35 +235,33 @@ def main() -> None:
                 print(f"| {name} | {dataset} | - | not run: estimate {format_bytes(estimate)} > cap | | | | |")
                 continue
             for threads in threads_for(dataset, args.threads):
-                r = ours[name, dataset, threads] = child(["ours", name, dataset, *options], threads)
+                r = child(["ours", name, dataset, *options], threads)
                 if "error" in r:
-                    print(f"| {name} | {dataset} | {threads} | {r['error']} | | | | |")
-                    continue
-                epoch = f"{r['epoch_s']:.3f}" + (f" (extrapolated from {r['timed_steps']} of "
-                                                  f"{r['steps_per_epoch']} steps)" if r["extrapolated"] else "")
-                ndcg = f"{r['ndcg_10']:.4f}" if "ndcg_10" in r else "-"
-                print(f"| {name} | {dataset} | {threads} | {r['setup_s']:.2f} | {epoch} | {r['peak_rss_mib']:.0f} | "
-                      f"{r['estimate_mib']:.0f} | {ndcg} |", flush=True)
-    print(f"load average after ours: {os.getloadavg()}", flush=True)
-    if args.skip_recbole:
+                    print(f"| {name} | {dataset} | {threads} | {r['error']} | | | | |", flush=True)
+                else:
+                    epoch = f"{r['epoch_s']:.3f}" + (f" (extrapolated from {r['timed_steps']} of "
+                                                      f"{r['steps_per_epoch']} steps)" if r["extrapolated"] else "")
+                    ndcg = f"{r['ndcg_10']:.4f}" if "ndcg_10" in r else "-"
+                    print(f"| {name} | {dataset} | {threads} | {r['setup_s']:.2f} | {epoch} | {r['peak_rss_mib']:.0f} | "
+                          f"{r['estimate_mib']:.0f} | {ndcg} |", flush=True)
+                theirs = next((model for model, ours in RECBOLE_MODELS.items() if ours == name), None)
+                if theirs and not args.skip_recbole:  # right after ours, under the same load
+                    other = child(["recbole", theirs, dataset, *options], threads)
+                    print(f"RecBole {theirs} {dataset} {threads} threads: {json.dumps(other)}", file=sys.stderr,
+                          flush=True)
+                    pairs.append((name, dataset, threads, r, other, os.getloadavg()[0]))
+    if not pairs:
         return
-    print("\n| model | data | threads | unit | ours s | RecBole s | ratio | ours NDCG@10 | RecBole NDCG@10 |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for dataset in args.datasets:
-        for theirs, name in RECBOLE_MODELS.items():
-            if name not in args.models:
-                continue
-            for threads in threads_for(dataset, args.threads):
-                mine = ours.get((name, dataset, threads), {"error": "not run"})
-                other = child(["recbole", theirs, dataset, *options], threads)
-                if "error" in mine or "error" in other:
-                    print(f"| {name} | {dataset} | {threads} | | {mine.get('error', '')} | {other.get('error', '')} "
-                          "| | | |", flush=True)
-                    continue
-                unit, other_s = ("batch", other["batch_s"]) if name == SPECTRAL_CF else ("epoch", other["epoch_s"])
-                ndcg = [f"{r['ndcg_10']:.4f}" if "ndcg_10" in r else "-" for r in (mine, other)]
-                print(f"| {name} | {dataset} | {threads} | {unit} | {mine['epoch_s']:.3f} | {other_s:.3f} | "
-                      f"{mine['epoch_s'] / other_s:.2f} | {ndcg[0]} | {ndcg[1]} |", flush=True)
+    print("\n| model | data | threads | unit | ours s | RecBole s | ratio | ours NDCG@10 | RecBole NDCG@10 | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, dataset, threads, mine, other, load in pairs:
+        if "error" in mine or "error" in other:
+            print(f"| {name} | {dataset} | {threads} | | {mine.get('error', '')} | {other.get('error', '')} | | | | |")
+            continue
+        unit, other_s = ("batch", other["batch_s"]) if name == SPECTRAL_CF else ("epoch", other["epoch_s"])
+        ndcg = [f"{r['ndcg_10']:.4f}" if "ndcg_10" in r else "-" for r in (mine, other)]
+        print(f"| {name} | {dataset} | {threads} | {unit} | {mine['epoch_s']:.3f} | {other_s:.3f} | "
+              f"{mine['epoch_s'] / other_s:.2f} | {ndcg[0]} | {ndcg[1]} | {load:.1f} |")
     print(f"load average at the end: {os.getloadavg()}")
 
 
