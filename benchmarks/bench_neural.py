@@ -110,19 +110,21 @@ class _Enough(Exception):
 
 
 class StepClock:
-    """An optimiser step post-hook (on every optimiser) that records when each step ends and stops
-    the training after ``steps + 1`` of them."""
+    """An optimiser step post-hook (on every optimiser) that records when each step ends, in wall
+    and CPU seconds, and stops the training after ``steps + 1`` of them."""
 
     def __init__(self, steps: int):
-        self.steps, self.ends = steps, []
+        self.steps, self.ends, self.cpu_ends = steps, [], []
 
     def __call__(self, optimizer, args, kwargs) -> None:
         self.ends.append(time.perf_counter())
+        self.cpu_ends.append(time.process_time())
         if len(self.ends) > self.steps:
             raise _Enough
 
-    def seconds_per_step(self) -> float:
-        return (self.ends[-1] - self.ends[0]) / self.steps
+    def seconds_per_step(self) -> tuple[float, float]:
+        """Wall and CPU seconds per step, the first step (a warm-up) left out."""
+        return (self.ends[-1] - self.ends[0]) / self.steps, (self.cpu_ends[-1] - self.cpu_ends[0]) / self.steps
 
 
 def ndcg_at_10(model, URM_test) -> float:
@@ -149,7 +151,7 @@ def measure_model(name: str, dataset: str, epochs: int | None, max_batches: int)
         model.fit(URM_train, **arguments)
         history = model.history_
         result.update(setup_s=time.perf_counter() - start - history.seconds, epoch_s=history.seconds / history.epochs_run,
-                      epochs=history.epochs_run)
+                      cpu_epoch_s=history.cpu_seconds / history.epochs_run, epochs=history.epochs_run)
         if dataset == "ml100k":
             result["ndcg_10"] = ndcg_at_10(model, URM_test)
     else:
@@ -161,8 +163,9 @@ def measure_model(name: str, dataset: str, epochs: int | None, max_batches: int)
         except _Enough:
             pass
         handle.remove()
-        per_step = clock.seconds_per_step()
-        result.update(setup_s=clock.ends[0] - start - per_step, epoch_s=per_step * steps, epochs=0,
+        per_step, cpu_per_step = clock.seconds_per_step()
+        result.update(setup_s=clock.ends[0] - start - per_step, epoch_s=per_step * steps,
+                      cpu_epoch_s=cpu_per_step * steps, epochs=0,
                       extrapolated=clock.steps < steps - 1, timed_steps=clock.steps)
     result["peak_rss_mib"] = peak_rss_mib()
     return result
@@ -222,8 +225,8 @@ def main() -> None:
     cap = parse_bytes(args.memory_cap)
     print(f"load average at start: {os.getloadavg()}; ml100k epochs: {args.epochs or EPOCHS} (SpectralCF x200); "
           f"large: at most {args.max_batches} timed steps")
-    print("| model | data | threads | setup s | s / epoch | peak RSS MiB | estimate MiB | NDCG@10 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | data | threads | setup s | s / epoch | CPU s / epoch | peak RSS MiB | estimate MiB | NDCG@10 |")
+    print("|---|---|---|---|---|---|---|---|---|")
     pairs = []
     for dataset in args.datasets:
         URM_train, _ = split(dataset)
@@ -232,18 +235,18 @@ def main() -> None:
             estimate = spec.recommender_class.estimate_memory_bytes(
                 *URM_train.shape, URM_train.nnz, **spec.fit_args, **spec.space.default)
             if estimate > cap:
-                print(f"| {name} | {dataset} | - | not run: estimate {format_bytes(estimate)} > cap | | | | |")
+                print(f"| {name} | {dataset} | - | not run: estimate {format_bytes(estimate)} > cap | | | | | |")
                 continue
             for threads in threads_for(dataset, args.threads):
                 r = child(["ours", name, dataset, *options], threads)
                 if "error" in r:
-                    print(f"| {name} | {dataset} | {threads} | {r['error']} | | | | |", flush=True)
+                    print(f"| {name} | {dataset} | {threads} | {r['error']} | | | | | |", flush=True)
                 else:
                     epoch = f"{r['epoch_s']:.3f}" + (f" (extrapolated from {r['timed_steps']} of "
                                                       f"{r['steps_per_epoch']} steps)" if r["extrapolated"] else "")
                     ndcg = f"{r['ndcg_10']:.4f}" if "ndcg_10" in r else "-"
-                    print(f"| {name} | {dataset} | {threads} | {r['setup_s']:.2f} | {epoch} | {r['peak_rss_mib']:.0f} | "
-                          f"{r['estimate_mib']:.0f} | {ndcg} |", flush=True)
+                    print(f"| {name} | {dataset} | {threads} | {r['setup_s']:.2f} | {epoch} | {r['cpu_epoch_s']:.3f} | "
+                          f"{r['peak_rss_mib']:.0f} | {r['estimate_mib']:.0f} | {ndcg} |", flush=True)
                 theirs = next((model for model, ours in RECBOLE_MODELS.items() if ours == name), None)
                 if theirs and not args.skip_recbole:  # right after ours, under the same load
                     other = child(["recbole", theirs, dataset, *options], threads)
@@ -252,16 +255,20 @@ def main() -> None:
                     pairs.append((name, dataset, threads, r, other, os.getloadavg()[0]))
     if not pairs:
         return
-    print("\n| model | data | threads | unit | ours s | RecBole s | ratio | ours NDCG@10 | RecBole NDCG@10 | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| model | data | threads | unit | ours s | RecBole s | ratio | ours CPU s | RecBole CPU s | CPU ratio "
+          "| ours NDCG@10 | RecBole NDCG@10 | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, dataset, threads, mine, other, load in pairs:
         if "error" in mine or "error" in other:
-            print(f"| {name} | {dataset} | {threads} | | {mine.get('error', '')} | {other.get('error', '')} | | | | |")
+            print(f"| {name} | {dataset} | {threads} | | {mine.get('error', '')} | {other.get('error', '')} "
+                  "| | | | | | | |")
             continue
-        unit, other_s = ("batch", other["batch_s"]) if name == SPECTRAL_CF else ("epoch", other["epoch_s"])
+        unit = "batch" if name == SPECTRAL_CF else "epoch"
+        other_s, other_cpu = other[f"{unit}_s"], other[f"cpu_{unit}_s"]
         ndcg = [f"{r['ndcg_10']:.4f}" if "ndcg_10" in r else "-" for r in (mine, other)]
         print(f"| {name} | {dataset} | {threads} | {unit} | {mine['epoch_s']:.3f} | {other_s:.3f} | "
-              f"{mine['epoch_s'] / other_s:.2f} | {ndcg[0]} | {ndcg[1]} | {load:.1f} |")
+              f"{mine['epoch_s'] / other_s:.2f} | {mine['cpu_epoch_s']:.3f} | {other_cpu:.3f} | "
+              f"{mine['cpu_epoch_s'] / other_cpu:.2f} | {ndcg[0]} | {ndcg[1]} | {load:.1f} |")
     print(f"load average at the end: {os.getloadavg()}")
 
 
