@@ -14,15 +14,16 @@ subprocess with ``RECZILLA_THREADS`` set, the registry default without early sto
   ``extrapolated``; the epoch's start (shuffling, negative sampling) counts in the setup
   seconds then. SpectralCF trains ``--max-batches`` epochs. No NDCG (the training is cut).
 
-Reported: setup seconds (before the first timed step), seconds per epoch, peak RSS against the
+Reported: setup seconds (before the first timed step), wall and CPU seconds per epoch, peak RSS against the
 model's memory estimate, NDCG@10. A configuration whose estimate is above ``--memory-cap`` is
 reported, not run.
 
 RecBole (``pip install recbole``, benchmark-only extra ``bench``) trains its MultiVAE and
 SpectralCF on the same split with the same architecture, batch size and number of batches in the
 same run, each right after ours under the same load (``recbole_bridge.py``); the second table
-gives both times, their ratio (ours / RecBole), both NDCG@10 and the 1-minute load average. SpectralCF is compared per batch: its epoch is one batch of 64
-users here (the reference's) and a pass over every interaction in RecBole.
+gives both times (wall and CPU), their ratios (ours / RecBole), both NDCG@10 and the 1-minute
+load average. SpectralCF is compared per batch: its epoch is one batch of 64 users here (the
+reference's) and a pass over every interaction in RecBole.
 
     python benchmarks/bench_neural.py [--models A B ...] [--datasets ml100k large]
         [--threads 1 2] [--epochs N] [--max-batches 20] [--memory-cap 3G] [--skip-recbole]
@@ -150,8 +151,9 @@ def measure_model(name: str, dataset: str, epochs: int | None, max_batches: int)
         start = time.perf_counter()
         model.fit(URM_train, **arguments)
         history = model.history_
-        result.update(setup_s=time.perf_counter() - start - history.seconds, epoch_s=history.seconds / history.epochs_run,
-                      cpu_epoch_s=history.cpu_seconds / history.epochs_run, epochs=history.epochs_run)
+        epochs_run = history.epochs_run
+        result.update(setup_s=time.perf_counter() - start - history.seconds, epoch_s=history.seconds / epochs_run,
+                      cpu_epoch_s=history.cpu_seconds / epochs_run, epochs=epochs_run)
         if dataset == "ml100k":
             result["ndcg_10"] = ndcg_at_10(model, URM_test)
     else:

@@ -100,5 +100,6 @@ def train_recbole(model_name: str, URM_train: sp.csr_matrix, URM_test: sp.csr_ma
                   "cpu_epoch_s": cpu_batch_s * per_pass, "batches_per_epoch": per_pass, "setup_s": setup}
         if evaluate:
             trainer.eval_collector.data_collect(train_data)
-            result["ndcg_10"] = float(trainer.evaluate(test_data, load_best_model=False, show_progress=False)["ndcg@10"])
+            metrics = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
+            result["ndcg_10"] = float(metrics["ndcg@10"])
     return result

@@ -48,18 +48,18 @@ def fit(name, URM, epochs, seed=0, **overrides):
     return spec.recommender_class(seed=seed).fit(URM, **{**arguments, **overrides})
 
 
-#: The tests that read ``background_runs``.
-BACKGROUND_TESTS = {"test_runs_through_run_experiment", "test_gpu_request_without_gpu_is_a_usage_error"}
-
-
 @pytest.fixture(scope="module", autouse=True)
 def background_runs(request, tmp_path_factory):
     """The module's ``run_experiment`` processes, ``{key: (process, result folder)}``: per model,
     2 samples of at most 5 epochs on SyntheticSmall (``tests.neural_runs quick``), and under
-    ``"cuda"`` one with ``RECZILLA_DEVICE=cuda`` (on a machine without a GPU). Started together when the module's first test
-    starts, so that they run alongside the in-process tests, and only when a selected test reads
-    them; ``finished`` waits for one."""
-    if not any(item.originalname in BACKGROUND_TESTS for item in request.session.items):
+    ``"cuda"`` one with ``RECZILLA_DEVICE=cuda`` (on a machine without a GPU). Only those a
+    selected test reads, started together when the module's first test starts, so that they run
+    alongside the in-process tests; ``finished`` waits for one."""
+    wanted = {item.callspec.params["name"] for item in request.session.items
+              if item.originalname == "test_runs_through_run_experiment"}
+    if any(item.originalname == "test_gpu_request_without_gpu_is_a_usage_error" for item in request.session.items):
+        wanted.add("cuda")
+    if not wanted:
         yield {}
         return
     small_split, root = request.getfixturevalue("small_split"), tmp_path_factory.mktemp("runs")
@@ -72,8 +72,8 @@ def background_runs(request, tmp_path_factory):
 
     runs = {name: start(root / name, "tests.neural_runs", "quick", 5,
                         *experiment_args(small_split, root / name, alg=name, samples=2, time_limit=300))
-            for name in NEURAL}
-    if not torch.cuda.is_available():
+            for name in NEURAL if name in wanted}
+    if "cuda" in wanted and not torch.cuda.is_available():
         runs["cuda"] = start(root / "cuda", "Experiment_handler.run_experiment",
                              *experiment_args(small_split, root / "cuda", alg="MFBPR_Wrapper"),
                              env={"RECZILLA_DEVICE": "cuda"})
