@@ -1,7 +1,9 @@
 """Trains a RecBole model on our split, for ``bench_neural.py`` (RecBole is a benchmark-only extra).
 
 The split is written as RecBole atomic files (``<name>.train.inter`` / ``.valid.inter`` /
-``.test.inter``, the test part doubling as validation, which is never used: no early stopping).
+``.test.inter``, the test part doubling as validation, which is never used: no early stopping)
+in a temporary folder, the working directory meanwhile (RecBole's trainer writes
+``log_tensorboard/`` into it).
 RecBole's own trainer step (``Trainer._train_epoch``, fed a given number of its batches) trains
 for exactly as many batches as our model did, and its full-ranking NDCG@10 (training items
 excluded) is reported.
@@ -14,6 +16,7 @@ layers, regularisation and RMSProp. Known differences of RecBole's models: Multi
 builds its graph without self-loops and starts its embeddings Xavier-uniform.
 """
 
+import contextlib
 import itertools
 import tempfile
 import time
@@ -69,7 +72,7 @@ def train_recbole(model_name: str, URM_train: sp.csr_matrix, URM_test: sp.csr_ma
     from recbole.utils import get_model, get_trainer, init_seed
 
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as root, contextlib.chdir(root):
         folder = Path(root, "bench")
         folder.mkdir()
         for part, matrix in (("train", URM_train), ("valid", URM_test), ("test", URM_test)):
