@@ -1,5 +1,8 @@
 """The seven PyTorch models: shapes, losses against hand formulas, training, early stopping, seeds, runs."""
 
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -17,15 +20,15 @@ from Recommenders.neural.neurec import NeuRec  # noqa: E402
 from Recommenders.neural.sampling import NegativeSampler  # noqa: E402
 from Recommenders.neural.spectral_cf import spectral_operator  # noqa: E402
 from Recommenders.registry import ALGORITHMS  # noqa: E402
-from tests.conftest import run_module  # noqa: E402
+from tests.conftest import REPO_ROOT, run_module  # noqa: E402
 from tests.recommender_checks import ndcg_at_10, planted_split, toppop_ndcg  # noqa: E402
 from tests.test_run_experiment import check_contract, experiment_args  # noqa: E402
 
 NEURAL = [name for name, spec in ALGORITHMS.items() if spec.extra == "neural"]
 #: Per model, hyperparameters inside its space that learn the planted groups in a few epochs.
 QUICK = {
-    "INeuRec_RecommenderWrapper": ({"learning_rate": 0.01, "dropout_percentage": 0.0}, 8, 64),
-    "UNeuRec_RecommenderWrapper": ({"learning_rate": 0.01, "dropout_percentage": 0.0}, 8, 64),
+    "INeuRec_RecommenderWrapper": ({"learning_rate": 0.01, "dropout_percentage": 0.0}, 8, 256),
+    "UNeuRec_RecommenderWrapper": ({"learning_rate": 0.01, "dropout_percentage": 0.0}, 8, 256),
     "SpectralCF_RecommenderWrapper": ({"learning_rate": 0.01, "decay": 1e-5}, 200, 64),
     "Mult_VAE_RecommenderWrapper": ({}, 15, 16),
     "DELF_MLP_RecommenderWrapper": ({"learning_rate": 0.005}, 8, 8),
@@ -45,6 +48,50 @@ def fit(name, URM, epochs, seed=0, **overrides):
     return spec.recommender_class(seed=seed).fit(URM, **{**arguments, **overrides})
 
 
+@pytest.fixture(scope="module", autouse=True)
+def background_runs(request, tmp_path_factory):
+    """The module's ``run_experiment`` processes, ``{key: (process, result folder)}``: per model,
+    2 samples of at most 5 epochs on SyntheticSmall (``tests.neural_runs quick``), and under
+    ``"cuda"`` one with ``RECZILLA_DEVICE=cuda`` (on a machine without a GPU). Only those a
+    selected test reads, started together when the module's first test starts, so that they run
+    alongside the in-process tests; ``finished`` waits for one."""
+    wanted = {item.callspec.params["name"] for item in request.session.items
+              if item.originalname == "test_runs_through_run_experiment"}
+    if any(item.originalname == "test_gpu_request_without_gpu_is_a_usage_error" for item in request.session.items):
+        wanted.add("cuda")
+    if not wanted:
+        yield {}
+        return
+    small_split, root = request.getfixturevalue("small_split"), tmp_path_factory.mktemp("runs")
+
+    def start(folder, *module_args, env=None):
+        command = [sys.executable, "-m", *map(str, module_args)]
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return process, folder
+
+    runs = {name: start(root / name, "tests.neural_runs", "quick", 5,
+                        *experiment_args(small_split, root / name, alg=name, samples=2, time_limit=300))
+            for name in NEURAL if name in wanted}
+    if "cuda" in wanted and not torch.cuda.is_available():
+        runs["cuda"] = start(root / "cuda", "Experiment_handler.run_experiment",
+                             *experiment_args(small_split, root / "cuda", alg="MFBPR_Wrapper"),
+                             env={"RECZILLA_DEVICE": "cuda"})
+    yield runs
+    for process, _ in runs.values():
+        if process.returncode is None:
+            process.kill()
+            process.communicate()
+
+
+def finished(run: tuple) -> tuple:
+    """``run`` of ``background_runs`` once its process has ended (``stderr_text`` set)."""
+    process, _ = run
+    if not hasattr(process, "stderr_text"):
+        process.stderr_text = process.communicate(timeout=600)[1]
+    return run
+
+
 @pytest.mark.parametrize("name", NEURAL)
 def test_shapes_losses_and_seeds(name):
     train, _ = tiny()
@@ -57,8 +104,8 @@ def test_shapes_losses_and_seeds(name):
     assert model.history_.epochs_run == epochs == model.history_.best_epoch and len(losses) == epochs
     third = epochs // 3
     assert np.mean(losses[-third:]) < np.mean(losses[:third]), losses
-    assert np.array_equal(fit(name, train, epochs=epochs).score([0, 5, 47]), scores)  # same seed, same scores
-    assert not np.array_equal(fit(name, train, epochs=epochs, seed=1).score([0, 5, 47]), scores)
+    short = [fit(name, train, epochs=third, seed=seed).score([0, 5, 47]) for seed in (0, 0, 1)]
+    assert np.array_equal(short[0], short[1]) and not np.array_equal(short[0], short[2])  # same seed, same scores
 
 
 @pytest.mark.parametrize("name", NEURAL)
@@ -91,6 +138,31 @@ def test_mult_vae_loss_is_the_annealed_elbo():
     assert vae.anneal() == pytest.approx(0.1)  # updates / total_anneal_steps
     vae.update_count = 5
     assert vae.anneal() == 0.2  # capped at anneal_cap
+
+
+def test_mult_vae_step_is_adam_on_the_penalised_loss():
+    """The optimiser's weight decay stands for the penalty's gradient: one step equals plain Adam
+    on the loss with the penalty differentiated."""
+    train, _ = tiny()
+    options = dict(total_anneal_steps=10, lam=0.05, lr=1e-2, batch_size=8, p_dims=[3, 5, 24])
+    ours, plain = network(MultVAE, train, **options).train(), network(MultVAE, train, **options).train()
+    rows = torch.from_numpy(train[:8].toarray())
+    adam = torch.optim.Adam(plain.parameters(), lr=1e-2)
+    for _ in range(3):
+        torch.manual_seed(1)
+        loss = ours.train_step(rows)
+        torch.manual_seed(1)  # the same dropout and sampling
+        logits, kl = plain(rows)
+        penalised = (-(torch.log_softmax(logits, dim=1) * rows).sum(dim=1).mean() + plain.anneal() * kl
+                     + 0.05 * sum((w**2).sum() for w in plain.weights))
+        adam.zero_grad()
+        penalised.backward()
+        adam.step()
+        plain.update_count += 1
+        assert loss == pytest.approx(penalised.item(), rel=1e-5)
+    for mine, expected in zip(ours.parameters(), plain.parameters()):
+        assert torch.allclose(mine, expected, atol=1e-6)
+    assert not torch.allclose(ours.weights[0], network(MultVAE, train, **options).weights[0])  # it moved
 
 
 def test_mf_bpr_loss_and_one_adagrad_step():
@@ -228,11 +300,10 @@ def test_memory_estimate_refuses_an_oversized_configuration(monkeypatch):
 
 
 @pytest.mark.parametrize("name", NEURAL)
-def test_runs_through_run_experiment(small_split, tmp_path, name):
-    result = run_module("tests.neural_runs", "quick", 5,
-                        *experiment_args(small_split, tmp_path, alg=name, samples=2, time_limit=300))
-    assert result.returncode == 0, result.stderr
-    metadata = read_result_metadata(tmp_path / "result.zip")
+def test_runs_through_run_experiment(background_runs, name):
+    process, folder = finished(background_runs[name])
+    assert process.returncode == 0, process.stderr_text
+    metadata = read_result_metadata(folder / "result.zip")
     check_contract(metadata)
     assert metadata["status"] == "complete" and len(metadata["samples"]) == 2
     assert metadata["environment"]["device"] == "cpu" and metadata["environment"]["torch"] == torch.__version__
@@ -240,6 +311,13 @@ def test_runs_through_run_experiment(small_split, tmp_path, name):
         assert sample["exception"] is None, sample["exception"]
         assert sample["training"] == {"epochs_run": 5, "best_epoch": 5}
         assert 0 <= sample["result_on_test"]["10"]["NDCG"] <= 1
+
+
+def test_gpu_request_without_gpu_is_a_usage_error(background_runs):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the request is valid")
+    process, folder = finished(background_runs["cuda"])
+    assert process.returncode == 2 and "no CUDA device" in process.stderr_text and not folder.exists()
 
 
 def test_the_time_limit_stops_a_long_training(small_split, tmp_path):
@@ -250,12 +328,3 @@ def test_the_time_limit_stops_a_long_training(small_split, tmp_path):
     metadata = read_result_metadata(tmp_path / "result.zip")
     assert metadata["status"] == "time_limit" and metadata["samples"] == []
     assert time.monotonic() - start < 8 + 2 + 15  # limit, kill grace, interpreter start on a loaded machine
-
-
-def test_gpu_request_without_gpu_is_a_usage_error(small_split, tmp_path):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU: the request is valid")
-    result = run_module("Experiment_handler.run_experiment",
-                        *experiment_args(small_split, tmp_path / "r", alg="MFBPR_Wrapper"),
-                        env={"RECZILLA_DEVICE": "cuda"})
-    assert result.returncode == 2 and "no CUDA device" in result.stderr and not (tmp_path / "r").exists()

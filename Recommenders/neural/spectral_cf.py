@@ -37,6 +37,26 @@ def spectral_operator(URM: sp.csr_matrix) -> sp.csr_matrix:
     return (2 * sp.identity(n_users + n_items) - walk).tocsr().astype(np.float32)
 
 
+def _sparse_tensor(matrix: sp.spmatrix) -> torch.Tensor:
+    coo = matrix.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(indices, torch.from_numpy(coo.data), coo.shape, check_invariants=False).coalesce()
+
+
+class _SparseProduct(torch.autograd.Function):
+    """``operator @ x``, its gradient ``operator^T @ grad`` from the transpose kept with the model
+    (PyTorch's own backward transposes and coalesces the operator at every step)."""
+
+    @staticmethod
+    def forward(ctx, operator, operator_transposed, x):
+        ctx.operator_transposed = operator_transposed
+        return torch.sparse.mm(operator, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, torch.sparse.mm(ctx.operator_transposed, grad)
+
+
 class SpectralCF(NeuralNetwork):
     """The network, its BPR loss and one batch per epoch."""
 
@@ -44,11 +64,9 @@ class SpectralCF(NeuralNetwork):
                  learning_rate: float, k: int, batch_size: int):
         super().__init__()
         n_users, n_items = URM.shape
-        operator = spectral_operator(URM).tocoo()
-        indices = torch.from_numpy(np.vstack([operator.row, operator.col]).astype(np.int64))
-        self.register_buffer("operator", torch.sparse_coo_tensor(indices, torch.from_numpy(operator.data),
-                                                                 operator.shape, check_invariants=False).coalesce(),
-                             persistent=False)
+        operator = spectral_operator(URM)
+        self.register_buffer("operator", _sparse_tensor(operator), persistent=False)
+        self.register_buffer("operator_transposed", _sparse_tensor(operator.T), persistent=False)
         self.embeddings = torch.nn.Parameter(torch.randn(n_users + n_items, embedding_size) * 0.02 + 0.01)
         self.filters = torch.nn.ParameterList(
             torch.nn.Parameter(torch.randn(embedding_size, embedding_size) * 0.02 + 0.01) for _ in range(k))
@@ -63,7 +81,7 @@ class SpectralCF(NeuralNetwork):
         x = self.embeddings
         layers = [x]
         for theta in self.filters:
-            x = torch.sigmoid(torch.sparse.mm(self.operator, x) @ theta)
+            x = torch.sigmoid(_SparseProduct.apply(self.operator, self.operator_transposed, x) @ theta)
             layers.append(x)
         stacked = torch.cat(layers, dim=1)
         return stacked[: self.n_users], stacked[self.n_users :]

@@ -25,12 +25,14 @@ LOWER_VALIDATIONS_ALLOWED = 5
 
 @dataclass
 class TrainingHistory:
-    """What a training did: losses per epoch, ``(epoch, value)`` per validation, the kept epoch."""
+    """What a training did: losses per epoch, ``(epoch, value)`` per validation, the kept epoch,
+    and its wall-clock and CPU seconds (all threads of the process)."""
 
     losses: list = field(default_factory=list)
     validations: list = field(default_factory=list)
     best_epoch: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def epochs_run(self) -> int:
@@ -49,7 +51,7 @@ def train(model: torch.nn.Module, epochs: int, validation_metric: Callable[[], f
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     history = TrainingHistory()
     best_value, best_state, lower_in_a_row = None, None, 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in range(1, epochs + 1):
         model.train()
         loss = float(model.run_epoch())
@@ -77,6 +79,7 @@ def train(model: torch.nn.Module, epochs: int, validation_metric: Callable[[], f
         model.load_state_dict(best_state)
     model.eval()
     history.seconds = time.perf_counter() - start
+    history.cpu_seconds = time.process_time() - cpu_start
     return history
 
 
