@@ -24,24 +24,25 @@ kept at a stride fitted to ``|A|``. Sweeps on ``A`` stop when the duality gap of
 the problem restricted to ``A`` (computed in ``O(|A|)``, when scikit-learn's
 coordinate-change test passes) is below ``tol * y2``, or, while the last check
 found violators, below ``INNER_GAP_SHARE`` of its gap. Then a check computes the
-gradient over all of ``S`` from the data (``(G w)_c = X[:, c] . (X w)``), and
-with it scikit-learn's duality gap of the whole problem ("formulation A";
-"formulation B" when ``l1 = 0``): the item is done when ``gap <= tol * y2``
-(scikit-learn's stopping rule); otherwise candidates outside ``A`` whose gradient
-exceeds ``l1`` join ``A`` (the largest first, at most doubling it) and the sweeps
-go on.
+gradient over all of ``S`` (below), and with it scikit-learn's duality gap of the
+whole problem ("formulation A"; "formulation B" when ``l1 = 0``): the item is done
+when ``gap <= tol * y2`` (scikit-learn's stopping rule); otherwise candidates
+outside ``A`` whose gradient exceeds ``l1`` join ``A`` (the largest first, at most
+doubling it) and the sweeps go on. ``max_iter`` bounds the sweeps (of the working
+set, where scikit-learn counts sweeps of all features). A working set full at
+``capacity`` first drops its zero coefficients; should the support itself exceed
+the capacity, the item keeps the best solution on ``A`` and is counted as not
+converged.
 
 Exact screening in the checks: as ``G >= 0``, between two checks no ``(G w)_c``
 falls by more than ``||X[:, c]|| ||X d||``, ``d`` the coefficients' falls
 (``max(w_before - w, 0)``). A candidate outside ``A`` whose gradient, at its last
 exact computation plus this bound summed over the checks since, stays below
 ``l1 > 0`` is no violator and cannot change the gap (only gradients above ``l1``
-enter it), so its data pass is skipped: the gap and the violators are those of
-a full check. ``max_iter`` bounds the
-sweeps (of the working set, where scikit-learn counts sweeps of all features). A working set full at
-``capacity`` first drops its zero coefficients; should the support itself
-exceed the capacity, the item keeps the best solution on ``A`` and is counted as
-not converged.
+enter it), so it is skipped: the gap and the violators are those of a full
+check. The others' ``(G w)_c`` come from the data (``X[:, c] . (X w)``, random
+reads) or, with the dense Gram when it reads fewer than ``DENSE_ROW_SPEED``
+times as many entries, as the sum of the support's dense Gram rows (contiguous).
 
 The Gram matrix is either dense (float32, ``n x n``) or sparse (CSC arrays,
 float32 values); all arithmetic is float64. Items run in parallel (OpenMP
@@ -66,6 +67,9 @@ INITIAL_WORKING_SET = INITIAL_SIZE
 #: A working set's sweeps stop when its own gap is below this share of the last whole-problem gap
 #: (or below the tolerance): early working sets are not solved more tightly than they are right.
 cdef double INNER_GAP_SHARE = 0.3
+#: A check sums the support's dense Gram rows (contiguous) for G w when that reads fewer than this many
+#: times the entries of the data pass (gathers of X w at the columns of the support and the candidates).
+cdef double DENSE_ROW_SPEED = 4.0
 
 
 cdef struct Gram:
@@ -92,6 +96,8 @@ cdef struct Workspace:
     double* qw          # n: (G w) at the candidates, at the check of ``at``
     double* at          # n: the path length ``travel`` at which ``qw`` was computed
     double* u           # n_users: X w at the last check
+    double* acc         # n: G w from the dense Gram's rows
+    int32_t* todo       # n: the candidates a check computes
     double travel       # sum over the item's checks of ||X d||, d: the coefficients' falls since the check before
     int32_t* pos        # n: position of an item in the working set, or -1
     int32_t* candidates # n: the candidate list S
@@ -275,6 +281,8 @@ cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, 
     cdef double q_dot_w = 0.0, w_q_w = 0.0, w_l1 = 0.0, w_l2 = 0.0, dual_norm = 0.0, xta, wc, dot
     cdef int64_t v = 0
     cdef double step = 0.0, bound, fall
+    cdef int64_t n_support = 0, n_todo = 0, support_nnz = 0, todo_nnz = 0, t
+    cdef const float* dense_row
     # ``travel`` grows by ||X d||, d = max(w_last - w, 0) the coefficients' falls since the last check:
     # as G >= 0, no (G w)_c = X[:, c] . (X w) fell by more than ||X[:, c]|| ||X d|| since
     if not first:
@@ -292,15 +300,13 @@ cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, 
         s.travel = 0.0
     for i in range(m):
         s.w_last[i] = s.w[i]
-    memset(s.u, 0, g.n_users * sizeof(double))
-    for i in range(m):
         if s.w[i] != 0.0:
-            c = s.ws[i]
-            for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
-                s.u[g.x_idx[p]] += s.w[i] * g.x_val[p]
+            n_support += 1
+            support_nnz += g.x_ptr[s.ws[i] + 1] - g.x_ptr[s.ws[i]]
             q_dot_w += s.w[i] * s.qs[i]
             w_l1 += s.w[i]
             w_l2 += s.w[i] * s.w[i]
+    # the candidates to compute: outside the working set, not screened out
     for i in range(g.n if l1 == 0.0 else n_candidates):
         c = i if l1 == 0.0 else s.candidates[i]
         k = s.pos[c]
@@ -313,11 +319,36 @@ cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, 
         bound = s.q[c] - s.qw[c] + g.norm[c] * (s.travel - s.at[c]) * (1.0 + 1e-9) + 1e-9 * (s.q[c] + s.qw[c])
         if l1 != 0.0 and bound < l1:
             continue
-        dot = 0.0
-        for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
-            dot += g.x_val[p] * s.u[g.x_idx[p]]
-        s.qw[c] = dot
-        s.at[c] = s.travel
+        s.todo[n_todo] = <int32_t> c
+        n_todo += 1
+        todo_nnz += g.x_ptr[c + 1] - g.x_ptr[c]
+    if g.dense != NULL and n_support * g.n < DENSE_ROW_SPEED * (support_nnz + todo_nnz):
+        # G w = sum of the support's dense Gram rows (contiguous), cheaper than the data's gathers
+        memset(s.acc, 0, g.n * sizeof(double))
+        for i in range(m):
+            if s.w[i] != 0.0:
+                dense_row = g.dense + s.ws[i] * g.n
+                for k in range(g.n):
+                    s.acc[k] += s.w[i] * dense_row[k]
+        for t in range(n_todo):
+            c = s.todo[t]
+            s.qw[c] = s.acc[c]
+            s.at[c] = s.travel
+    elif n_todo > 0:
+        # (G w)_c = X[:, c] . (X w)
+        memset(s.u, 0, g.n_users * sizeof(double))
+        for i in range(m):
+            if s.w[i] != 0.0:
+                c = s.ws[i]
+                for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
+                    s.u[g.x_idx[p]] += s.w[i] * g.x_val[p]
+        for t in range(n_todo):
+            c = s.todo[t]
+            dot = 0.0
+            for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
+                dot += g.x_val[p] * s.u[g.x_idx[p]]
+            s.qw[c] = dot
+            s.at[c] = s.travel
     for i in range(m):
         w_q_w += s.w[i] * s.hw[i]
     if l1 == 0.0:
@@ -445,6 +476,8 @@ cdef Workspace* workspace_new(int64_t n, int64_t n_users, int64_t capacity) noex
     s.qw = <double*> malloc(n * sizeof(double))
     s.u = <double*> malloc(n_users * sizeof(double))
     s.at = <double*> malloc(n * sizeof(double))
+    s.todo = <int32_t*> malloc(n * sizeof(int32_t))
+    s.acc = <double*> malloc(n * sizeof(double))
     s.pos = <int32_t*> malloc(n * sizeof(int32_t))
     s.candidates = <int32_t*> malloc(n * sizeof(int32_t))
     s.pairs = <Pair*> malloc(n * sizeof(Pair))
@@ -464,7 +497,7 @@ cdef Workspace* workspace_new(int64_t n, int64_t n_users, int64_t capacity) noex
 
 
 cdef bint workspace_ok(const Workspace* s) noexcept nogil:
-    return (s != NULL and s.q != NULL and s.qw != NULL and s.u != NULL and s.w_last != NULL and s.at != NULL and s.pos != NULL and s.candidates != NULL
+    return (s != NULL and s.q != NULL and s.qw != NULL and s.u != NULL and s.w_last != NULL and s.at != NULL and s.todo != NULL and s.acc != NULL and s.pos != NULL and s.candidates != NULL
             and s.pairs != NULL and s.ws != NULL and s.keep != NULL and s.w != NULL and s.hw != NULL and s.qs != NULL
             and s.ds != NULL and s.gw != NULL and s.order != NULL)
 
@@ -477,6 +510,8 @@ cdef void workspace_free(Workspace* s) noexcept nogil:
     free(s.u)
     free(s.w_last)
     free(s.at)
+    free(s.todo)
+    free(s.acc)
     free(s.pos)
     free(s.candidates)
     free(s.pairs)
@@ -493,7 +528,7 @@ cdef void workspace_free(Workspace* s) noexcept nogil:
 
 def workspace_bytes(int64_t n, int64_t n_users, int64_t capacity):
     """Bytes of one thread's workspace."""
-    return n_users * 8 + n * (8 + 8 + 8 + 4 + 4 + 16) + capacity * (4 + 4 + 8 + 8 * 5) + capacity * capacity * 4
+    return n_users * 8 + n * (8 + 8 + 8 + 8 + 4 + 4 + 4 + 16) + capacity * (4 + 4 + 8 + 8 * 5) + capacity * capacity * 4
 
 
 def slim_elastic_net(
