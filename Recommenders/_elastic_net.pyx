@@ -378,7 +378,7 @@ cdef int64_t solve_item(const Gram* g, Workspace* s, int64_t j, double l1, doubl
                         char* converged) noexcept nogil:
     """Solve item ``j``; writes its ``top_k`` largest coefficients and returns how many."""
     cdef int64_t n = g.n, k, p, i, m = 0, n_candidates = 0, n_violators = 0, room, n_out = 0, added
-    cdef double y2 = g.diag[j], gap, d_max, w_max
+    cdef double y2 = g.diag[j], gap, d_max, w_max, target
     cdef int n_sweeps = 0
     cdef bint done = False
     s.stride = 0
@@ -438,7 +438,8 @@ cdef int64_t solve_item(const Gram* g, Workspace* s, int64_t j, double l1, doubl
             while n_sweeps < max_iter:
                 d_max = sweep(s, m, l1, l2, &w_max)
                 n_sweeps += 1
-                if (w_max == 0.0 or d_max / w_max <= tol or n_violators > 0) and local_gap(s, m, y2, l1, l2) <= (tol * y2 if n_violators == 0 else max(tol * y2, INNER_GAP_SHARE * gap)):
+                target = tol * y2 if n_violators == 0 else max(tol * y2, INNER_GAP_SHARE * gap)
+                if (w_max == 0.0 or d_max / w_max <= tol or n_violators > 0) and local_gap(s, m, y2, l1, l2) <= target:
                     break
             gap = check(g, s, m, n_candidates, j, y2, l1, l2, False, &n_violators)
         # the kept coefficients, largest first
@@ -497,9 +498,9 @@ cdef Workspace* workspace_new(int64_t n, int64_t n_users, int64_t capacity) noex
 
 
 cdef bint workspace_ok(const Workspace* s) noexcept nogil:
-    return (s != NULL and s.q != NULL and s.qw != NULL and s.u != NULL and s.w_last != NULL and s.at != NULL and s.todo != NULL and s.acc != NULL and s.pos != NULL and s.candidates != NULL
-            and s.pairs != NULL and s.ws != NULL and s.keep != NULL and s.w != NULL and s.hw != NULL and s.qs != NULL
-            and s.ds != NULL and s.gw != NULL and s.order != NULL)
+    return (s != NULL and s.q != NULL and s.qw != NULL and s.u != NULL and s.w_last != NULL and s.at != NULL
+            and s.todo != NULL and s.acc != NULL and s.pos != NULL and s.candidates != NULL and s.pairs != NULL
+            and s.ws != NULL and s.keep != NULL and s.w != NULL and s.hw != NULL and s.qs != NULL and s.ds != NULL and s.gw != NULL and s.order != NULL)
 
 
 cdef void workspace_free(Workspace* s) noexcept nogil:

@@ -21,11 +21,12 @@ Iterative models also get a table of seconds per epoch over a few epochs.
 SLIM ElasticNet (``--slim``): our kernel's fit against the scikit-learn per-item loop
 (the previous implementation and the reference's solver: ``ElasticNet`` per item,
 ``selection="random"``, ``tol=1e-4``, ``max_iter=100``) at ``topK`` 100 and 1000
-(``alpha=1e-3``, ``l1_ratio=0.1``), 1 and 2 threads, fit seconds and peak RSS. The
-scikit-learn loop is timed on ``--slim-items`` evenly spaced items and projected to
-all items. ``--slim-large`` also times our fit on a MovieLens-20M-sized synthetic
-split (138,000 x 27,000 x 20,000,000; needs ~8 GiB), or with ``--slim-large-items N``
-only N of its items (per-item seconds, projected).
+(``alpha=1e-3``, ``l1_ratio=0.1``), 1 and 2 threads: fit wall and CPU seconds, peak
+RSS and the load average. The scikit-learn loop is timed on ``--slim-items`` evenly
+spaced items and projected to all items. ``--slim-large`` also times our fit on a
+MovieLens-20M-sized synthetic split (138,000 x 27,000 x 20,000,000; peak ~3.4 GiB), or
+with ``--slim-large-items N`` only N of its items (per-item wall and CPU seconds,
+projected).
 
 Shared ranking (``--samples``): a whole sample (fit + validation + test) of ItemKNN
 cosine, EASE-R, PureSVD and TopPop, evaluating validation and test separately (two
@@ -573,7 +574,7 @@ def main() -> None:
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--slim", action="store_true", help="SLIM ElasticNet: ours vs the scikit-learn loop")
     parser.add_argument("--slim-items", type=int, default=400, help="items timed of the scikit-learn loop")
-    parser.add_argument("--slim-large", action="store_true", help="SLIM on a MovieLens-20M-sized split (~8 GiB)")
+    parser.add_argument("--slim-large", action="store_true", help="SLIM on a MovieLens-20M-sized split (~3.5 GiB)")
     parser.add_argument("--slim-large-items", type=int, default=0, help="time only this many of its items")
     parser.add_argument("--samples", action="store_true", help="whole samples: separate vs shared ranking")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
