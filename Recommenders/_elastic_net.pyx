@@ -500,7 +500,8 @@ cdef Workspace* workspace_new(int64_t n, int64_t n_users, int64_t capacity) noex
 cdef bint workspace_ok(const Workspace* s) noexcept nogil:
     return (s != NULL and s.q != NULL and s.qw != NULL and s.u != NULL and s.w_last != NULL and s.at != NULL
             and s.todo != NULL and s.acc != NULL and s.pos != NULL and s.candidates != NULL and s.pairs != NULL
-            and s.ws != NULL and s.keep != NULL and s.w != NULL and s.hw != NULL and s.qs != NULL and s.ds != NULL and s.gw != NULL and s.order != NULL)
+            and s.ws != NULL and s.keep != NULL and s.w != NULL and s.hw != NULL and s.qs != NULL and s.ds != NULL
+            and s.gw != NULL and s.order != NULL)
 
 
 cdef void workspace_free(Workspace* s) noexcept nogil:
