@@ -19,19 +19,30 @@ Working set: the solver sweeps only a working set ``A`` of candidates (first the
 ``INITIAL_WORKING_SET`` largest ``q_k``), on a local copy of ``G[A, A]`` with
 ``(G w)_A`` kept up to date at every change (cyclic order, the standard
 coordinate update ``w_k = max(q_k - (G w)_k + G_kk w_k - l1, 0) / (G_kk + l2)``).
-Sweeps on ``A`` stop when the duality gap of the problem restricted to ``A``
-(computed in ``O(|A|)``, when scikit-learn's coordinate-change test passes) is
-below ``tol * y2``, or below ``INNER_GAP_SHARE`` of the last whole-problem gap.
-Then the gradient over all of ``S`` is computed from the data
-(``(G w)_c = X[:, c] . (X w)``), and with it scikit-learn's duality gap of the
-whole problem ("formulation A"; "formulation B" when ``l1 = 0``): the item is
-done when ``gap <= tol * y2`` (scikit-learn's stopping rule); otherwise
-candidates outside ``A`` whose gradient exceeds ``l1`` join ``A`` (the largest
-first, at most doubling it) and the sweeps go on. ``max_iter`` bounds the
-sweeps (of the working set, where scikit-learn counts sweeps of all features). A working set full at
-``capacity`` first drops its zero coefficients; should the support itself
-exceed the capacity, the item keeps the best solution on ``A`` and is counted as
-not converged.
+The local Gram's rows are read from the dense Gram in increasing item order and
+kept at a stride fitted to ``|A|``. Sweeps on ``A`` stop when the duality gap of
+the problem restricted to ``A`` (computed in ``O(|A|)``, when scikit-learn's
+coordinate-change test passes) is below ``tol * y2``, or, while the last check
+found violators, below ``INNER_GAP_SHARE`` of its gap. Then a check computes the
+gradient over all of ``S`` (below), and with it scikit-learn's duality gap of the
+whole problem ("formulation A"; "formulation B" when ``l1 = 0``): the item is done
+when ``gap <= tol * y2`` (scikit-learn's stopping rule); otherwise candidates
+outside ``A`` whose gradient exceeds ``l1`` join ``A`` (the largest first, at most
+doubling it) and the sweeps go on. ``max_iter`` bounds the sweeps (of the working
+set, where scikit-learn counts sweeps of all features). A working set full at
+``capacity`` first drops its zero coefficients; should the support itself exceed
+the capacity, the item keeps the best solution on ``A`` and is counted as not
+converged.
+
+Exact screening in the checks: as ``G >= 0``, between two checks no ``(G w)_c``
+falls by more than ``||X[:, c]|| ||X d||``, ``d`` the coefficients' falls
+(``max(w_before - w, 0)``). A candidate outside ``A`` whose gradient, at its last
+exact computation plus this bound summed over the checks since, stays below
+``l1 > 0`` is no violator and cannot change the gap (only gradients above ``l1``
+enter it), so it is skipped: the gap and the violators are those of a full
+check. The others' ``(G w)_c`` come from the data (``X[:, c] . (X w)``, random
+reads) or, with the dense Gram when it reads fewer than ``DENSE_ROW_SPEED``
+times as many entries, as the sum of the support's dense Gram rows (contiguous).
 
 The Gram matrix is either dense (float32, ``n x n``) or sparse (CSC arrays,
 float32 values); all arithmetic is float64. Items run in parallel (OpenMP
@@ -43,10 +54,10 @@ coefficients (ties: the lower item index).
 import numpy as np
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport fabs
+from libc.math cimport fabs, sqrt
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
-from libc.string cimport memset
+from libc.string cimport memmove, memset
 
 cdef enum:
     INITIAL_SIZE = 128
@@ -56,6 +67,9 @@ INITIAL_WORKING_SET = INITIAL_SIZE
 #: A working set's sweeps stop when its own gap is below this share of the last whole-problem gap
 #: (or below the tolerance): early working sets are not solved more tightly than they are right.
 cdef double INNER_GAP_SHARE = 0.3
+#: A check sums the support's dense Gram rows (contiguous) for G w when that reads fewer than this many
+#: times the entries of the data pass (gathers of X w at the columns of the support and the candidates).
+cdef double DENSE_ROW_SPEED = 4.0
 
 
 cdef struct Gram:
@@ -64,6 +78,7 @@ cdef struct Gram:
     const int32_t* idx
     const float* val
     const double* diag      # G[k, k]
+    const double* norm      # sqrt(G[k, k]) = ||X[:, k]||
     int64_t n
     const int64_t* x_ptr    # CSC arrays of the training matrix X (n_users x n)
     const int32_t* x_idx
@@ -78,18 +93,25 @@ cdef struct Pair:
 
 cdef struct Workspace:
     double* q           # n: G[:, j], j excluded
-    double* qw          # n: (G w) at the candidates, rebuilt at every check
-    double* u           # n_users: X w
+    double* qw          # n: (G w) at the candidates, at the check of ``at``
+    double* at          # n: the path length ``travel`` at which ``qw`` was computed
+    double* u           # n_users: X w at the last check
+    double* acc         # n: G w from the dense Gram's rows
+    int32_t* todo       # n: the candidates a check computes
+    double travel       # sum over the item's checks of ||X d||, d: the coefficients' falls since the check before
     int32_t* pos        # n: position of an item in the working set, or -1
     int32_t* candidates # n: the candidate list S
     Pair* pairs         # n: violators / final coefficients, sorted
     int32_t* ws         # capacity: working-set items
     int32_t* keep       # capacity: scratch of ``compact``
     double* w           # capacity: their coefficients
+    double* w_last      # capacity: their coefficients at the last check
     double* hw          # capacity: (G w) at the working set
     double* qs          # capacity: q at the working set
     double* ds          # capacity: G[k, k] at the working set
-    float* gw           # capacity x capacity: G[A, A]
+    int64_t* order      # capacity: (item << 32 | position) of the working set, sorted
+    float* gw           # G[A, A], rows ``stride`` apart (at most capacity x capacity)
+    int64_t stride
     int64_t capacity
 
 
@@ -104,23 +126,70 @@ cdef int compare_pairs(const void* a, const void* b) noexcept nogil:
     return (x.item > y.item) - (x.item < y.item)
 
 
-cdef void load_row(const Gram* g, Workspace* s, int64_t i, int64_t m) noexcept nogil:
-    """Row ``i`` of the local Gram: ``gw[i, :m] = G[ws[i], ws[:m]]``, and its mirror column."""
-    cdef int64_t k, p, a = s.ws[i]
-    cdef float* row = s.gw + i * s.capacity
+cdef int compare_int64(const void* a, const void* b) noexcept nogil:
+    cdef int64_t x = (<const int64_t*> a)[0], y = (<const int64_t*> b)[0]
+    return (x > y) - (x < y)
+
+
+cdef void sort_largest(Pair* pairs, int64_t n, int64_t k) noexcept nogil:
+    """Puts the ``k`` largest pairs (``compare_pairs`` order) first, sorted; the rest after, unordered."""
+    cdef int64_t lo = 0, hi = n - 1, i, store
+    cdef Pair pivot, tmp
+    if k < n:
+        while lo < hi:  # quickselect: pairs[:k] become the k largest
+            pivot = pairs[(lo + hi) // 2]
+            pairs[(lo + hi) // 2] = pairs[hi]
+            pairs[hi] = pivot
+            store = lo
+            for i in range(lo, hi):
+                if compare_pairs(&pairs[i], &pivot) < 0:
+                    tmp = pairs[i]
+                    pairs[i] = pairs[store]
+                    pairs[store] = tmp
+                    store += 1
+            pairs[hi] = pairs[store]
+            pairs[store] = pivot
+            if store == k:
+                break
+            if store < k:
+                lo = store + 1
+            else:
+                hi = store - 1
+        n = k
+    if n > 1:
+        qsort(pairs, n, sizeof(Pair), compare_pairs)
+
+
+cdef void load_rows(const Gram* g, Workspace* s, int64_t m, int64_t m_new) noexcept nogil:
+    """The local Gram of a working set grown from ``m`` to ``m_new`` items: rows ``m..m_new`` (and their
+    mirror columns), at a stride re-fitted to ``m_new`` (a tight stride keeps G[A, A] in few pages)."""
+    cdef int64_t i, k, t, p, a, stride = s.stride
+    cdef float* row
     cdef const float* dense_row
-    if g.dense != NULL:
-        dense_row = g.dense + a * g.n
+    if m_new > stride:  # move the rows apart, the last first (each row moves to a later place)
+        stride = min(s.capacity, (m_new + 15) // 16 * 16)
+        for i in range(m - 1, 0, -1):
+            memmove(s.gw + i * stride, s.gw + i * s.stride, m * sizeof(float))
+        s.stride = stride
+    if g.dense != NULL:  # read the dense rows in increasing item order
+        for k in range(m_new):
+            s.order[k] = (<int64_t> s.ws[k] << 32) | k
+        qsort(s.order, m_new, sizeof(int64_t), compare_int64)
+    for i in range(m, m_new):
+        a = s.ws[i]
+        row = s.gw + i * stride
+        if g.dense != NULL:
+            dense_row = g.dense + a * g.n
+            for t in range(m_new):
+                row[s.order[t] & <int64_t> 0xFFFFFFFF] = dense_row[s.order[t] >> 32]
+        else:
+            memset(row, 0, m_new * sizeof(float))
+            for p in range(g.ptr[a], g.ptr[a + 1]):
+                k = s.pos[g.idx[p]]
+                if k >= 0 and k < m_new:
+                    row[k] = g.val[p]
         for k in range(m):
-            row[k] = dense_row[s.ws[k]]
-    else:
-        memset(row, 0, m * sizeof(float))
-        for p in range(g.ptr[a], g.ptr[a + 1]):
-            k = s.pos[g.idx[p]]
-            if k >= 0 and k < m:
-                row[k] = g.val[p]
-    for k in range(m):
-        s.gw[k * s.capacity + i] = row[k]
+            s.gw[k * stride + i] = row[k]
 
 
 cdef void compact(const Gram* g, Workspace* s, int64_t* m) noexcept nogil:
@@ -137,13 +206,14 @@ cdef void compact(const Gram* g, Workspace* s, int64_t* m) noexcept nogil:
         k = keep[i]
         s.ws[i] = s.ws[k]
         s.w[i] = s.w[k]
+        s.w_last[i] = s.w_last[k]
         s.hw[i] = s.hw[k]
         s.qs[i] = s.qs[k]
         s.ds[i] = s.ds[k]
         s.pos[s.ws[i]] = <int32_t> i
     for i in range(kept):  # in place: every source lies at or after its destination
         for k in range(kept):
-            s.gw[i * s.capacity + k] = s.gw[keep[i] * s.capacity + keep[k]]
+            s.gw[i * s.stride + k] = s.gw[keep[i] * s.stride + keep[k]]
     m[0] = kept
 
 
@@ -158,7 +228,7 @@ cdef double sweep(Workspace* s, int64_t m, double l1, double l2, double* w_max) 
         new = (tmp - l1) / (s.ds[i] + l2) if tmp > l1 else 0.0
         if new != old:
             delta = new - old
-            row = s.gw + i * s.capacity
+            row = s.gw + i * s.stride
             for k in range(m):
                 s.hw[k] += delta * row[k]
             s.w[i] = new
@@ -204,33 +274,81 @@ cdef double local_gap(Workspace* s, int64_t m, double y2, double l1, double l2) 
 
 
 cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, int64_t j, double y2,
-                  double l1, double l2, int64_t* n_violators) noexcept nogil:
+                  double l1, double l2, bint first, int64_t* n_violators) noexcept nogil:
     """Duality gap of the whole problem at the current ``w``; the violators outside the working set
-    (gradient above ``l1``) go to ``pairs``, largest first."""
+    (gradient above ``l1``) go to ``pairs``, the largest ``max(m, INITIAL_SIZE)`` first (sorted)."""
     cdef int64_t i, c, k, p
     cdef double q_dot_w = 0.0, w_q_w = 0.0, w_l1 = 0.0, w_l2 = 0.0, dual_norm = 0.0, xta, wc, dot
     cdef int64_t v = 0
-    # (G w)_c = X[:, c] . (X w), from the data: cheaper than the Gram rows of the support
-    memset(s.u, 0, g.n_users * sizeof(double))
+    cdef double step = 0.0, bound, fall
+    cdef int64_t n_support = 0, n_todo = 0, support_nnz = 0, todo_nnz = 0, t
+    cdef const float* dense_row
+    # ``travel`` grows by ||X d||, d = max(w_last - w, 0) the coefficients' falls since the last check:
+    # as G >= 0, no (G w)_c = X[:, c] . (X w) fell by more than ||X[:, c]|| ||X d|| since
+    if not first:
+        memset(s.u, 0, g.n_users * sizeof(double))
+        for i in range(m):
+            fall = s.w_last[i] - s.w[i]
+            if fall > 0.0:
+                c = s.ws[i]
+                for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
+                    s.u[g.x_idx[p]] += fall * g.x_val[p]
+        for p in range(g.n_users):
+            step += s.u[p] * s.u[p]
+        s.travel += sqrt(step)
+    else:
+        s.travel = 0.0
     for i in range(m):
+        s.w_last[i] = s.w[i]
         if s.w[i] != 0.0:
-            c = s.ws[i]
-            for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
-                s.u[g.x_idx[p]] += s.w[i] * g.x_val[p]
+            n_support += 1
+            support_nnz += g.x_ptr[s.ws[i] + 1] - g.x_ptr[s.ws[i]]
             q_dot_w += s.w[i] * s.qs[i]
             w_l1 += s.w[i]
             w_l2 += s.w[i] * s.w[i]
+    # the candidates to compute: outside the working set, not screened out
     for i in range(g.n if l1 == 0.0 else n_candidates):
         c = i if l1 == 0.0 else s.candidates[i]
         k = s.pos[c]
-        if k >= 0:  # the working set's running sums are (G w) already
-            s.qw[c] = s.hw[k]
+        if k >= 0 or first:  # the working set's running sums are (G w) already; at w = 0, G w = 0
+            s.qw[c] = s.hw[k] if k >= 0 else 0.0
+            s.at[c] = s.travel
             continue
-        dot = 0.0
-        if w_l1 != 0.0:  # at w = 0 (the first check) G w = 0
+        # exact screening: its gradient q_c - (G w)_c cannot exceed l1 (with a margin for rounding),
+        # so it is no violator and does not change the gap; (G w)_c keeps its older value
+        bound = s.q[c] - s.qw[c] + g.norm[c] * (s.travel - s.at[c]) * (1.0 + 1e-9) + 1e-9 * (s.q[c] + s.qw[c])
+        if l1 != 0.0 and bound < l1:
+            continue
+        s.todo[n_todo] = <int32_t> c
+        n_todo += 1
+        todo_nnz += g.x_ptr[c + 1] - g.x_ptr[c]
+    if g.dense != NULL and n_support * g.n < DENSE_ROW_SPEED * (support_nnz + todo_nnz):
+        # G w = sum of the support's dense Gram rows (contiguous), cheaper than the data's gathers
+        memset(s.acc, 0, g.n * sizeof(double))
+        for i in range(m):
+            if s.w[i] != 0.0:
+                dense_row = g.dense + s.ws[i] * g.n
+                for k in range(g.n):
+                    s.acc[k] += s.w[i] * dense_row[k]
+        for t in range(n_todo):
+            c = s.todo[t]
+            s.qw[c] = s.acc[c]
+            s.at[c] = s.travel
+    elif n_todo > 0:
+        # (G w)_c = X[:, c] . (X w)
+        memset(s.u, 0, g.n_users * sizeof(double))
+        for i in range(m):
+            if s.w[i] != 0.0:
+                c = s.ws[i]
+                for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
+                    s.u[g.x_idx[p]] += s.w[i] * g.x_val[p]
+        for t in range(n_todo):
+            c = s.todo[t]
+            dot = 0.0
             for p in range(g.x_ptr[c], g.x_ptr[c + 1]):
                 dot += g.x_val[p] * s.u[g.x_idx[p]]
-        s.qw[c] = dot
+            s.qw[c] = dot
+            s.at[c] = s.travel
     for i in range(m):
         w_q_w += s.w[i] * s.hw[i]
     if l1 == 0.0:
@@ -250,8 +368,7 @@ cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, 
             s.pairs[v].value = xta
             s.pairs[v].item = <int32_t> c
             v += 1
-    if v > 1:
-        qsort(s.pairs, v, sizeof(Pair), compare_pairs)
+    sort_largest(s.pairs, v, max(m, <int64_t> INITIAL_SIZE))
     n_violators[0] = v
     return gap_formula(y2, q_dot_w, w_q_w, w_l1, w_l2, dual_norm, l1, l2)
 
@@ -261,9 +378,10 @@ cdef int64_t solve_item(const Gram* g, Workspace* s, int64_t j, double l1, doubl
                         char* converged) noexcept nogil:
     """Solve item ``j``; writes its ``top_k`` largest coefficients and returns how many."""
     cdef int64_t n = g.n, k, p, i, m = 0, n_candidates = 0, n_violators = 0, room, n_out = 0, added
-    cdef double y2 = g.diag[j], gap, d_max, w_max
+    cdef double y2 = g.diag[j], gap, d_max, w_max, target
     cdef int n_sweeps = 0
     cdef bint done = False
+    s.stride = 0
     # q = G[:, j] without j, and the candidates
     if g.dense != NULL:
         for k in range(n):
@@ -287,7 +405,7 @@ cdef int64_t solve_item(const Gram* g, Workspace* s, int64_t j, double l1, doubl
     if n_candidates > 0:
         converged[0] = 0
         # the first check at w = 0 lists every candidate as a violator, largest q first
-        gap = check(g, s, m, n_candidates, j, y2, l1, l2, &n_violators)
+        gap = check(g, s, m, n_candidates, j, y2, l1, l2, True, &n_violators)
         while True:
             if gap <= tol * y2:
                 converged[0] = 1
@@ -308,11 +426,11 @@ cdef int64_t solve_item(const Gram* g, Workspace* s, int64_t j, double l1, doubl
                     s.ws[m + i] = <int32_t> k
                     s.pos[k] = <int32_t> (m + i)
                     s.w[m + i] = 0.0
+                    s.w_last[m + i] = 0.0
                     s.hw[m + i] = s.qw[k]
                     s.qs[m + i] = s.q[k]
                     s.ds[m + i] = g.diag[k]
-                for i in range(m, m + added):
-                    load_row(g, s, i, m + added)
+                load_rows(g, s, m, m + added)
                 m += added
             # sweeps until the working set's own gap is small (checked when scikit-learn's
             # coordinate-change test passes, or while candidates are still joining), then a check of
@@ -320,9 +438,10 @@ cdef int64_t solve_item(const Gram* g, Workspace* s, int64_t j, double l1, doubl
             while n_sweeps < max_iter:
                 d_max = sweep(s, m, l1, l2, &w_max)
                 n_sweeps += 1
-                if (w_max == 0.0 or d_max / w_max <= tol or n_violators > 0) and local_gap(s, m, y2, l1, l2) <= max(tol * y2, INNER_GAP_SHARE * gap):
+                target = tol * y2 if n_violators == 0 else max(tol * y2, INNER_GAP_SHARE * gap)
+                if (w_max == 0.0 or d_max / w_max <= tol or n_violators > 0) and local_gap(s, m, y2, l1, l2) <= target:
                     break
-            gap = check(g, s, m, n_candidates, j, y2, l1, l2, &n_violators)
+            gap = check(g, s, m, n_candidates, j, y2, l1, l2, False, &n_violators)
         # the kept coefficients, largest first
         for i in range(m):
             if <float> s.w[i] > 0.0:
@@ -357,16 +476,21 @@ cdef Workspace* workspace_new(int64_t n, int64_t n_users, int64_t capacity) noex
     s.q = <double*> calloc(n, sizeof(double))
     s.qw = <double*> malloc(n * sizeof(double))
     s.u = <double*> malloc(n_users * sizeof(double))
+    s.at = <double*> malloc(n * sizeof(double))
+    s.todo = <int32_t*> malloc(n * sizeof(int32_t))
+    s.acc = <double*> malloc(n * sizeof(double))
     s.pos = <int32_t*> malloc(n * sizeof(int32_t))
     s.candidates = <int32_t*> malloc(n * sizeof(int32_t))
     s.pairs = <Pair*> malloc(n * sizeof(Pair))
     s.ws = <int32_t*> malloc(capacity * sizeof(int32_t))
     s.keep = <int32_t*> malloc(capacity * sizeof(int32_t))
     s.w = <double*> malloc(capacity * sizeof(double))
+    s.w_last = <double*> malloc(capacity * sizeof(double))
     s.hw = <double*> malloc(capacity * sizeof(double))
     s.qs = <double*> malloc(capacity * sizeof(double))
     s.ds = <double*> malloc(capacity * sizeof(double))
     s.gw = <float*> malloc(capacity * capacity * sizeof(float))
+    s.order = <int64_t*> malloc(capacity * sizeof(int64_t))
     if s.pos != NULL:
         for k in range(n):
             s.pos[k] = -1
@@ -374,9 +498,10 @@ cdef Workspace* workspace_new(int64_t n, int64_t n_users, int64_t capacity) noex
 
 
 cdef bint workspace_ok(const Workspace* s) noexcept nogil:
-    return (s != NULL and s.q != NULL and s.qw != NULL and s.u != NULL and s.pos != NULL and s.candidates != NULL
-            and s.pairs != NULL and s.ws != NULL and s.keep != NULL and s.w != NULL and s.hw != NULL and s.qs != NULL
-            and s.ds != NULL and s.gw != NULL)
+    return (s != NULL and s.q != NULL and s.qw != NULL and s.u != NULL and s.w_last != NULL and s.at != NULL
+            and s.todo != NULL and s.acc != NULL and s.pos != NULL and s.candidates != NULL and s.pairs != NULL
+            and s.ws != NULL and s.keep != NULL and s.w != NULL and s.hw != NULL and s.qs != NULL and s.ds != NULL
+            and s.gw != NULL and s.order != NULL)
 
 
 cdef void workspace_free(Workspace* s) noexcept nogil:
@@ -385,6 +510,10 @@ cdef void workspace_free(Workspace* s) noexcept nogil:
     free(s.q)
     free(s.qw)
     free(s.u)
+    free(s.w_last)
+    free(s.at)
+    free(s.todo)
+    free(s.acc)
     free(s.pos)
     free(s.candidates)
     free(s.pairs)
@@ -395,12 +524,13 @@ cdef void workspace_free(Workspace* s) noexcept nogil:
     free(s.qs)
     free(s.ds)
     free(s.gw)
+    free(s.order)
     free(s)
 
 
 def workspace_bytes(int64_t n, int64_t n_users, int64_t capacity):
     """Bytes of one thread's workspace."""
-    return n_users * 8 + n * (8 + 8 + 4 + 4 + 16) + capacity * (4 + 4 + 8 * 4) + capacity * capacity * 4
+    return n_users * 8 + n * (8 + 8 + 8 + 8 + 4 + 4 + 4 + 16) + capacity * (4 + 4 + 8 + 8 * 5) + capacity * capacity * 4
 
 
 def slim_elastic_net(
@@ -451,6 +581,9 @@ def slim_elastic_net(
     if n_items == 0:
         return counts_np, indices_np, values_np, sweeps_np, converged_np.astype(bool)
     g.diag = &diag[0]
+    norm_np = np.sqrt(np.maximum(np.asarray(diag), 0.0))
+    cdef const double[::1] norm = norm_np
+    g.norm = &norm[0]
     capacity = max(1, min(capacity, n))
     cdef int64_t[::1] counts = counts_np
     cdef int32_t[::1] out_idx = indices_np

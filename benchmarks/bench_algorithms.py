@@ -21,11 +21,12 @@ Iterative models also get a table of seconds per epoch over a few epochs.
 SLIM ElasticNet (``--slim``): our kernel's fit against the scikit-learn per-item loop
 (the previous implementation and the reference's solver: ``ElasticNet`` per item,
 ``selection="random"``, ``tol=1e-4``, ``max_iter=100``) at ``topK`` 100 and 1000
-(``alpha=1e-3``, ``l1_ratio=0.1``), 1 and 2 threads, fit seconds and peak RSS. The
-scikit-learn loop is timed on ``--slim-items`` evenly spaced items and projected to
-all items. ``--slim-large`` also times our fit on a MovieLens-20M-sized synthetic
-split (138,000 x 27,000 x 20,000,000; needs ~8 GiB), or with ``--slim-large-items N``
-only N of its items (per-item seconds, projected).
+(``alpha=1e-3``, ``l1_ratio=0.1``), 1 and 2 threads: fit wall and CPU seconds, peak
+RSS and the load average. The scikit-learn loop is timed on ``--slim-items`` evenly
+spaced items and projected to all items. ``--slim-large`` also times our fit on a
+MovieLens-20M-sized synthetic split (138,000 x 27,000 x 20,000,000; peak ~3.4 GiB), or
+with ``--slim-large-items N`` only N of its items (per-item wall and CPU seconds,
+projected).
 
 Shared ranking (``--samples``): a whole sample (fit + validation + test) of ItemKNN
 cosine, EASE-R, PureSVD and TopPop, evaluating validation and test separately (two
@@ -411,23 +412,33 @@ def sklearn_slim_seconds(URM_train: sp.csr_matrix, items: np.ndarray, top_k: int
     return time.perf_counter() - start
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure_slim(implementation: str, top_k: int, n_sample_items: int) -> dict:
-    """Fit seconds (all items; scikit-learn: projected from ``n_sample_items``) and peak RSS."""
+    """Fit wall and CPU seconds (all items; scikit-learn: projected from ``n_sample_items``), peak RSS."""
     from Recommenders.slim_elastic_net import SLIMElasticNetRecommender
 
     URM_train, _ = benchmark_split()
     n_items = URM_train.shape[1]
     with limited_threads():
+        cpu_start = cpu_seconds()
         if implementation == "ours":
             start = time.perf_counter()
             model = SLIMElasticNetRecommender().fit(URM_train, topK=top_k, **SLIM_CONFIG)
             seconds = time.perf_counter() - start
+            scale = 1.0
             extra = {"converged": float(model.converged_.mean()), "mean_sweeps": float(model.sweeps_.mean())}
         else:
             items = np.linspace(0, n_items - 1, n_sample_items).astype(np.int64)
-            seconds = sklearn_slim_seconds(URM_train, items, top_k) * n_items / items.size
+            scale = n_items / items.size
+            seconds = sklearn_slim_seconds(URM_train, items, top_k) * scale
             extra = {"timed_items": int(items.size)}
-    return {"fit_s": seconds, "peak_rss_mib": peak_rss_mib(), **extra}
+        cpu_s = (cpu_seconds() - cpu_start) * scale
+    return {"fit_s": seconds, "cpu_s": cpu_s, "peak_rss_mib": peak_rss_mib(), "load_1min": os.getloadavg()[0], **extra}
 
 
 def measure_slim_large(n_items_timed: int) -> dict:
@@ -453,7 +464,7 @@ def measure_slim_large(n_items_timed: int) -> dict:
             dense = gram_matrix(URM)
             gram_s = time.perf_counter() - start
             items = np.linspace(0, n_items - 1, n_items_timed).astype(np.int32)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), cpu_seconds()
             result = _elastic_net.slim_elastic_net(
                 *csr_arrays(X), n_users, dense, np.zeros(1, np.int64), np.zeros(0, np.int32),
                 np.zeros(0, np.float32), np.diag(dense).astype(np.float64), items,
@@ -463,11 +474,12 @@ def measure_slim_large(n_items_timed: int) -> dict:
                 n_threads=configured_threads())
             converged = float(result[4].mean())
         seconds = time.perf_counter() - start
+        cpu_s = cpu_seconds() - cpu_start if n_items_timed > 0 else float("nan")
     per_item = seconds / (n_items if n_items_timed <= 0 else n_items_timed)
     return {"shape": [n_users, n_items, int(URM.nnz)], "generate_s": generate_s, "gram_s": gram_s,
-            "solve_s": seconds, "per_item_s": per_item, "projected_fit_s": per_item * n_items
+            "solve_s": seconds, "solve_cpu_s": cpu_s, "per_item_s": per_item, "projected_fit_s": per_item * n_items
             + (0 if n_items_timed <= 0 else gram_s), "converged": converged, "data_rss_mib": rss_data,
-            "peak_rss_mib": peak_rss_mib()}
+            "peak_rss_mib": peak_rss_mib(), "load_1min": os.getloadavg()[0]}
 
 
 # ---- a whole sample (fit + validation + test): separate evaluations vs one shared ranking ----
@@ -501,19 +513,21 @@ def measure_sample(name: str, mode: str) -> dict:
 
 
 def report_slim(threads_list: list[int], n_sample_items: int) -> None:
-    print("| SLIM ElasticNet (alpha 1e-3, l1_ratio 0.1) | threads | ours fit s | scikit-learn loop s (projected) "
-          "| ours / scikit-learn | ours peak RSS MiB | scikit-learn peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| SLIM ElasticNet (alpha 1e-3, l1_ratio 0.1) | threads | ours fit s (CPU s) | scikit-learn loop s "
+          "(CPU s; projected) | ours / scikit-learn wall (CPU) | ours peak RSS MiB | scikit-learn peak RSS MiB "
+          "| load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for top_k in (100, 1000):
         for threads in threads_list:
             ours = child(["slim", "ours", str(top_k), "0"], threads)
             theirs = child(["slim", "sklearn", str(top_k), str(n_sample_items)], threads)
             if "error" in ours or "error" in theirs:
-                print(f"| topK {top_k} | {threads} | {ours.get('error', '')} | {theirs.get('error', '')} | | | |")
+                print(f"| topK {top_k} | {threads} | {ours.get('error', '')} | {theirs.get('error', '')} | | | | |")
                 continue
-            print(f"| topK {top_k} | {threads} | {ours['fit_s']:.2f} | {theirs['fit_s']:.1f} "
-                  f"({theirs['timed_items']} items) | {ours['fit_s'] / theirs['fit_s']:.3f} | "
-                  f"{ours['peak_rss_mib']:.0f} | {theirs['peak_rss_mib']:.0f} |", flush=True)
+            print(f"| topK {top_k} | {threads} | {ours['fit_s']:.1f} ({ours['cpu_s']:.1f}) | {theirs['fit_s']:.1f} "
+                  f"({theirs['cpu_s']:.1f}; {theirs['timed_items']} items) | {ours['fit_s'] / theirs['fit_s']:.3f} "
+                  f"({ours['cpu_s'] / theirs['cpu_s']:.3f}) | {ours['peak_rss_mib']:.0f} | "
+                  f"{theirs['peak_rss_mib']:.0f} | {ours['load_1min']:.1f}, {theirs['load_1min']:.1f} |", flush=True)
     print()
 
 
@@ -578,7 +592,7 @@ def main() -> None:
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--slim", action="store_true", help="SLIM ElasticNet: ours vs the scikit-learn loop")
     parser.add_argument("--slim-items", type=int, default=400, help="items timed of the scikit-learn loop")
-    parser.add_argument("--slim-large", action="store_true", help="SLIM on a MovieLens-20M-sized split (~8 GiB)")
+    parser.add_argument("--slim-large", action="store_true", help="SLIM on a MovieLens-20M-sized split (~3.5 GiB)")
     parser.add_argument("--slim-large-items", type=int, default=0, help="time only this many of its items")
     parser.add_argument("--samples", action="store_true", help="whole samples: separate vs shared ranking")
     parser.add_argument("--samples-before", help="--samples: also the separate evaluation of this checkout")

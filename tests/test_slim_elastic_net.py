@@ -10,7 +10,7 @@ from sklearn.linear_model import ElasticNet
 
 from Data_manager.synthetic import generate_synthetic
 from Experiment_handler.evaluator import Evaluator
-from Recommenders import slim_elastic_net
+from Recommenders import _elastic_net, slim_elastic_net
 from Recommenders.memory import MemoryEstimateExceeded
 from Recommenders.slim_elastic_net import SLIMElasticNetRecommender
 
@@ -60,6 +60,25 @@ def test_coefficients_equal_scikit_learn(monkeypatch, alpha, l1_ratio, layout):
     assert model.W_.getcol(23).nnz == 0 and model.W_.getrow(23).nnz == 0  # co-occurs with nothing
     assert model.W_[:, [2, 9]].nnz == 0
     assert model.converged_.all() or l1_ratio == 0.0  # with l1 = 0, scikit-learn's ridge gap never closes
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_supports_beyond_the_first_working_set_equal_scikit_learn(monkeypatch, layout):
+    """Supports larger than the first working set: several growth rounds, checks that skip candidates
+    by the screening bound, a working set outgrowing its local Gram's stride."""
+    monkeypatch.setattr(slim_elastic_net, "TOL", 1e-10)
+    monkeypatch.setattr(slim_elastic_net, "MAX_ITER", 100_000)
+    if layout == "sparse":
+        monkeypatch.setattr(slim_elastic_net, "dense_gram_bytes", lambda n_items: 2**62)
+    rng = np.random.default_rng(6)
+    values = np.ceil(rng.uniform(0, 10, (600, 300))) / 2
+    values[rng.random(values.shape) > 0.3] = 0.0
+    X = sp.csr_matrix(values.astype(np.float32))
+    model = SLIMElasticNetRecommender().fit(X, topK=1000, l1_ratio=1e-4, alpha=10.0)
+    expected = sklearn_coefficients(X, 10.0, 1e-4, tol=1e-10, max_iter=100_000)
+    assert np.median(np.count_nonzero(expected, axis=0)) > _elastic_net.INITIAL_WORKING_SET
+    np.testing.assert_allclose(model.W_.toarray(), expected, rtol=0, atol=1e-6)
+    assert model.converged_.all()
 
 
 def test_top_k_keeps_the_largest_coefficients():
