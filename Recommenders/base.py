@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from Recommenders.memory import check_memory_estimate
 from Recommenders.ranking import rank_top_k
+from Recommenders.threads import configured_threads
 
 #: Users scored at once by callers that loop over all users (evaluator, recommend).
 SCORE_BLOCK_USERS = 1000
@@ -35,22 +36,34 @@ def as_csr_float32(matrix) -> sp.csr_matrix:
     return csr
 
 
-def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int) -> int:
+def score_block_users(n_users: int) -> int:
+    """Users in the largest block an evaluation scores: ``SCORE_BLOCK_USERS``, or all of them when fewer."""
+    return min(SCORE_BLOCK_USERS, n_users)
+
+
+def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int, score_block: bool = True) -> int:
     """What an evaluation adds: the training popularity's temporary arrays (5 bytes per
     interaction), the canonical copies of validation and test (8 bytes per hold-out
     interaction, taken as at most as many as the training interactions, and their row
     pointers), one float32 block of scores (temporaries a model's ``_score`` makes are its
-    own estimate's), the metrics' arrays of a block's ranking, and the int32 rankings of
-    every user kept for validation and test (the blocks and their stacked copy)."""
+    own estimate's) or, for a model that scores and ranks one user at a time
+    (``score_block=False``), a float32 row and its row pointers per thread, the metrics'
+    arrays of a block's ranking, and the int32 rankings of every user kept for validation
+    and test (the blocks and their stacked copy)."""
     hold_out_copies = n_interactions * 8 + n_users * 8
-    return (n_interactions * 5 + hold_out_copies
-            + SCORE_BLOCK_USERS * (n_items * 4 + EVALUATED_RANKS * METRIC_BYTES_PER_RANK)
+    block = score_block_users(n_users)
+    scores = block * n_items * 4 if score_block else configured_threads() * n_items * 4 + n_users * 8
+    return (n_interactions * 5 + hold_out_copies + scores
+            + block * EVALUATED_RANKS * METRIC_BYTES_PER_RANK
             + n_users * EVALUATED_RANKS * 8)
 
 
 class BaseRecommender:
     """Base class: subclasses define ``_fit`` and ``_score``."""
 
+    #: Whether evaluation scores users a block at a time (``_score``), or one user at a time
+    #: straight into its ranking (a ``_rank`` override that needs no block of scores).
+    RANKS_FROM_SCORE_BLOCKS = True
     #: For a class behind several registry entries (one per similarity, say): the fit
     #: argument that tells them apart and its value when ``fit`` is not given it.
     VARIANT_ARGUMENT: tuple[str, object] | None = None
@@ -79,7 +92,7 @@ class BaseRecommender:
         within 1.5 times of it where the data outweigh fixed costs
         (``tests/test_memory_estimates.py``, ``benchmarks/bench_memory_estimates.py``).
         Overrides read the hyperparameters through ``with_defaults``, as ``fit`` does."""
-        return evaluation_memory_bytes(n_users, n_items, n_interactions)
+        return evaluation_memory_bytes(n_users, n_items, n_interactions, cls.RANKS_FROM_SCORE_BLOCKS)
 
     def fit(self, URM_train, **hyperparameters) -> "BaseRecommender":
         """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``.

@@ -20,7 +20,6 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Real
 from Recommenders.matrix_products import gram_matrix
 from Recommenders.similarity import column_top_k, top_k_memory_bytes
@@ -95,7 +94,7 @@ class EASE_R_Recommender(ItemSimilarityRecommender):
         dense = 4 * n_items * n_items + 2 * _BLOCK * n_items * 4
         top_k = 0 if topK is None else top_k_memory_bytes(n_items, n_items, topK)
         normalized = 2 * (n_interactions * 8 + (n_items + 1) * 8) if hyperparameters["normalize_matrix"] else 0
-        return BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions) + dense + top_k + normalized
+        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + dense + top_k + normalized
 
 
 ALGORITHM_SPECS = [

@@ -19,7 +19,6 @@ import scipy.sparse as sp
 
 from Recommenders import _similarity
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.similarity import column_top_k, top_k_memory_bytes, top_k_similarity
 from Recommenders.similarity_recommenders import ItemSimilarityRecommender
@@ -59,7 +58,7 @@ class _RandomWalkRecommender(ItemSimilarityRecommender):
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
         topK = cls.with_defaults(hyperparameters)["topK"]
         copies = 4 * (n_interactions * 8 + (n_users + 1) * 8)
-        return (BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions)
+        return (super().estimate_memory_bytes(n_users, n_items, n_interactions)
                 + copies + 2 * top_k_memory_bytes(n_items, n_items, topK))
 
 

@@ -19,7 +19,6 @@ although it has no effect on them.
 import scipy.sparse as sp
 
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import BaseRecommender
 from Recommenders.feature_weighting import apply_feature_weighting
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.similarity import compute_similarity, top_k_memory_bytes
@@ -43,7 +42,7 @@ class _KNNCF:
         topK = cls.with_defaults(hyperparameters)["topK"]
         n = cls._n_compared(n_users, n_items)
         copies = 3 * (n_interactions * 8 + (max(n_users, n_items) + 1) * 8)  # weighted URM, its CSC and CSR
-        return (BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions)
+        return (super().estimate_memory_bytes(n_users, n_items, n_interactions)
                 + copies + top_k_memory_bytes(n, n, topK))
 
 

@@ -33,7 +33,6 @@ import scipy.sparse as sp
 
 from Recommenders import _elastic_net
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer, Real
 from Recommenders.matrix_products import csr_arrays, gram_matrix
 from Recommenders.memory import MemoryEstimateExceeded, format_bytes, memory_limit_bytes
@@ -113,7 +112,7 @@ class SLIMElasticNetRecommender(ItemSimilarityRecommender):
         results = 3 * n_items * k * 8 + n_items * 32  # kernel output, its transpose, W
         workspaces = configured_threads() * _elastic_net.workspace_bytes(n_items, n_users,
                                                                          _working_set_capacity(n_items))
-        return (BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions)
+        return (super().estimate_memory_bytes(n_users, n_items, n_interactions)
                 + csc_bytes + results + workspaces)
 
     @classmethod

@@ -14,7 +14,7 @@ activations.
 
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.base import BaseRecommender, score_block_users
 from Recommenders.neural.recommender import (
     SCORE_CHUNK_ELEMENTS,
     TORCH_RUNTIME_BYTES,
@@ -32,7 +32,7 @@ FIXED_TRAINING = {"epochs": 100, "batch_size": 64}
 def _common_bytes(n_users: int, n_items: int, n_interactions: int) -> int:
     """The training matrix and one score block (``BaseRecommender``), the torch runtime, and the
     ranking of one score block (a float copy, an index array)."""
-    ranking = SCORE_BLOCK_USERS * n_items * (FLOAT + INDEX)
+    ranking = score_block_users(n_users) * n_items * (FLOAT + INDEX)
     return BaseRecommender.estimate_memory_bytes(n_users, n_items, n_interactions) + TORCH_RUNTIME_BYTES + ranking
 
 
@@ -51,7 +51,8 @@ class Mult_VAE_RecommenderWrapper(NeuralRecommender):
         parameters = sum(n_in * n_out + n_out for n_in, n_out in layers)
         hidden = sum(n_out for _, n_out in layers)
         # a training batch (values, gradients) or a score block (input rows, normalised, output)
-        activations = max(batch_size * (8 * n_items + 4 * hidden), SCORE_BLOCK_USERS * (3 * n_items + 2 * hidden))
+        activations = max(batch_size * (8 * n_items + 4 * hidden),
+                          score_block_users(n_users) * (3 * n_items + 2 * hidden))
         return _common_bytes(n_users, n_items, n_interactions) + FLOAT * (PARAMETER_COPIES * parameters + activations)
 
 
@@ -79,7 +80,7 @@ class _DELF(NeuralRecommender):
         # a chunk of (user, item) pairs (at most a score block's) through the towers: per pair 1.25
         # times the towers' and head's widths (measured 1.1 for DELF-MLP, 0.85 for DELF-EF)
         pair_width = 4 * sum(hidden) + layers[-1]
-        scoring = 5 * min(SCORE_CHUNK_ELEMENTS, min(SCORE_BLOCK_USERS, n_users) * n_items * pair_width) * FLOAT // 4
+        scoring = 5 * min(SCORE_CHUNK_ELEMENTS, score_block_users(n_users) * n_items * pair_width) * FLOAT // 4
         return (_common_bytes(n_users, n_items, n_interactions) + PARAMETER_COPIES * parameters * FLOAT + sampling
                 + attention + max(training, scoring))
 
@@ -110,7 +111,7 @@ class _NeuRec(NeuralRecommender):
                       + num_factors + n_other * num_factors)
         dense = n_users * n_items * FLOAT * (3 if item_side else 1)  # ratings (+ their transpose and a gather)
         permutation = n_users * n_items * INDEX * 2  # numpy's permutation and its shuffle buffer
-        rows = n_inputs if item_side else SCORE_BLOCK_USERS
+        rows = n_inputs if item_side else score_block_users(n_users)
         activations = max(batch_size, rows) * (2 * in_dim + 10 * num_neurons + 4 * num_factors) * FLOAT
         return (_common_bytes(n_users, n_items, n_interactions) + PARAMETER_COPIES * parameters * FLOAT + dense
                 + permutation + activations)
