@@ -61,9 +61,6 @@ def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int, sco
 class BaseRecommender:
     """Base class: subclasses define ``_fit`` and ``_score``."""
 
-    #: Whether evaluation scores users a block at a time (``_score``), or one user at a time
-    #: straight into its ranking (a ``_rank`` override that needs no block of scores).
-    RANKS_FROM_SCORE_BLOCKS = True
     #: For a class behind several registry entries (one per similarity, say): the fit
     #: argument that tells them apart and its value when ``fit`` is not given it.
     VARIANT_ARGUMENT: tuple[str, object] | None = None
@@ -92,7 +89,9 @@ class BaseRecommender:
         within 1.5 times of it where the data outweigh fixed costs
         (``tests/test_memory_estimates.py``, ``benchmarks/bench_memory_estimates.py``).
         Overrides read the hyperparameters through ``with_defaults``, as ``fit`` does."""
-        return evaluation_memory_bytes(n_users, n_items, n_interactions, cls.RANKS_FROM_SCORE_BLOCKS)
+        # a ``_rank`` override scores one user at a time into its ranking: no block of scores
+        ranks_from_score_blocks = cls._rank is BaseRecommender._rank
+        return evaluation_memory_bytes(n_users, n_items, n_interactions, ranks_from_score_blocks)
 
     def fit(self, URM_train, **hyperparameters) -> "BaseRecommender":
         """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``.

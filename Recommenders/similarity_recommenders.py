@@ -12,8 +12,6 @@ class ItemSimilarityRecommender(BaseRecommender):
     """Scores ``URM_model_[u] @ W_``: ``W_`` is items x items (CSR or dense), ``URM_model_``
     the training matrix as the model uses it (possibly re-weighted)."""
 
-    RANKS_FROM_SCORE_BLOCKS = False
-
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         return score_rows(self.URM_model_, user_ids, self.W_)
 
@@ -23,8 +21,6 @@ class ItemSimilarityRecommender(BaseRecommender):
 
 class UserSimilarityRecommender(BaseRecommender):
     """Scores ``W_[u] @ URM_model_``: ``W_`` is users x users (CSR)."""
-
-    RANKS_FROM_SCORE_BLOCKS = False
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         return score_rows(self.W_, user_ids, self.URM_model_)
