@@ -262,6 +262,47 @@ def _check_ranking_arguments(Py_ssize_t n_rows, Py_ssize_t n_items, const long l
         raise ValueError(f"excluded_indptr has {excluded_indptr.shape[0]} entries, expected {n_rows + 1}")
 
 
+cdef class _RowRanker:
+    """One ranking call: its output, its exclusions and per-thread buffers (ranking keys, chunk
+    maxima, and for the products a row of scores). ``rank(row, r, thread)`` writes the best items of
+    ``row`` into ``out[r]``, skipping row ``r``'s excluded items."""
+    cdef int[:, ::1] out
+    cdef const long long[::1] excluded_indptr
+    cdef const int* excluded
+    cdef float[:, ::1] rows
+    cdef uint64_t[:, ::1] keys
+    cdef uint64_t[:, ::1] maxima
+    cdef Py_ssize_t n_items, width, capacity
+    cdef bint has_excluded
+
+    def __init__(self, Py_ssize_t n_rows, Py_ssize_t n_items, const long long[::1] excluded_indptr,
+                 const int[::1] excluded_indices, int[:, ::1] out, int n_threads, bint with_score_rows):
+        _check_ranking_arguments(n_rows, n_items, excluded_indptr, n_threads)
+        self.out = out
+        self.excluded_indptr = excluded_indptr
+        self.has_excluded = excluded_indptr.shape[0] > 0
+        self.excluded = &excluded_indices[0] if excluded_indices.shape[0] > 0 else NULL
+        self.n_items = n_items
+        self.width = out.shape[1]
+        self.capacity = _keys_capacity(self.width)
+        self.rows = np.empty((n_threads if with_score_rows else 0, n_items), dtype=np.float32)
+        self.keys = np.empty((n_threads, self.capacity + _CHUNK), dtype=np.uint64)
+        self.maxima = np.empty((n_threads, n_items // _CHUNK + 1), dtype=np.uint64)
+
+    cdef inline float* zeroed_row(self, int thread) noexcept nogil:
+        """The thread's score row, set to zero."""
+        memset(&self.rows[thread, 0], 0, self.n_items * sizeof(float))
+        return &self.rows[thread, 0]
+
+    cdef inline void rank(self, const float* row, Py_ssize_t r, int thread) noexcept nogil:
+        cdef Py_ssize_t start = 0, stop = 0
+        if self.has_excluded:
+            start = self.excluded_indptr[r]
+            stop = self.excluded_indptr[r + 1]
+        _rank_row(row, self.n_items, self.excluded + start, stop - start, &self.keys[thread, 0], self.capacity,
+                  &self.out[r, 0], self.width, &self.maxima[thread, 0])
+
+
 def top_k_rows(const float[:, ::1] scores, const long long[::1] excluded_indptr,
                const int[::1] excluded_indices, int[:, ::1] out, int n_threads):
     """Fill ``out`` (rows x width) with each row's best items, best first, -1 padded.
@@ -269,27 +310,14 @@ def top_k_rows(const float[:, ::1] scores, const long long[::1] excluded_indptr,
     Row ``r`` skips ``excluded_indices[excluded_indptr[r]:excluded_indptr[r + 1]]``
     (sorted ascending); ``excluded_indptr`` is empty when nothing is excluded.
     """
-    cdef Py_ssize_t n_rows = scores.shape[0], n_items = scores.shape[1], width = out.shape[1]
-    cdef Py_ssize_t capacity = _keys_capacity(width)
-    cdef Py_ssize_t r, start, stop
-    cdef bint has_excluded = excluded_indptr.shape[0] > 0
-    cdef const int* excluded = NULL
-    if n_rows == 0 or width == 0:
+    cdef Py_ssize_t n_rows = scores.shape[0], r
+    if n_rows == 0 or out.shape[1] == 0:
         return
-    _check_ranking_arguments(n_rows, n_items, excluded_indptr, n_threads)
-    if excluded_indices.shape[0] > 0:
-        excluded = &excluded_indices[0]
-    cdef uint64_t[:, ::1] keys = np.empty((n_threads, capacity + _CHUNK), dtype=np.uint64)
-    cdef uint64_t[:, ::1] maxima = np.empty((n_threads, n_items // _CHUNK + 1), dtype=np.uint64)
+    cdef _RowRanker ranker = _RowRanker(n_rows, scores.shape[1], excluded_indptr, excluded_indices, out, n_threads,
+                                        False)
     with nogil:
         for r in prange(n_rows, num_threads=n_threads, schedule="static"):
-            start = 0
-            stop = 0
-            if has_excluded:
-                start = excluded_indptr[r]
-                stop = excluded_indptr[r + 1]
-            _rank_row(&scores[r, 0], n_items, excluded + start, stop - start,
-                      &keys[threadid(), 0], capacity, &out[r, 0], width, &maxima[threadid(), 0])
+            ranker.rank(&scores[r, 0], r, threadid())
 
 
 def top_k_of_sparse_product(const long long[::1] l_ptr, const int[::1] l_cols, const float[::1] l_val,
@@ -298,32 +326,22 @@ def top_k_of_sparse_product(const long long[::1] l_ptr, const int[::1] l_cols, c
                             const int[::1] excluded_indices, int[:, ::1] out, int n_threads):
     """``top_k_rows`` of ``L[rows] @ R`` (``L``, ``R`` in CSR, ``R`` with ``n_items`` columns)
     into ``out``, one row at a time per thread."""
-    cdef Py_ssize_t n_rows = rows.shape[0], width = out.shape[1], capacity = _keys_capacity(width)
-    cdef Py_ssize_t r, start, stop, p, q
+    cdef Py_ssize_t n_rows = rows.shape[0], r, p, q
     cdef long long u
     cdef float lv
     cdef float* row
-    cdef bint has_excluded = excluded_indptr.shape[0] > 0
-    cdef const int* excluded = &excluded_indices[0] if excluded_indices.shape[0] > 0 else NULL
-    if n_rows == 0 or width == 0:
+    if n_rows == 0 or out.shape[1] == 0:
         return
-    _check_ranking_arguments(n_rows, n_items, excluded_indptr, n_threads)
-    cdef float[:, ::1] scores = np.empty((n_threads, n_items), dtype=np.float32)
-    cdef uint64_t[:, ::1] keys = np.empty((n_threads, capacity + _CHUNK), dtype=np.uint64)
-    cdef uint64_t[:, ::1] maxima = np.empty((n_threads, n_items // _CHUNK + 1), dtype=np.uint64)
+    cdef _RowRanker ranker = _RowRanker(n_rows, n_items, excluded_indptr, excluded_indices, out, n_threads, True)
     with nogil:
         for r in prange(n_rows, num_threads=n_threads, schedule="dynamic", chunksize=8):
-            row = &scores[threadid(), 0]
-            memset(row, 0, n_items * sizeof(float))
+            row = ranker.zeroed_row(threadid())
             u = rows[r]
             for p in range(l_ptr[u], l_ptr[u + 1]):
                 lv = l_val[p]
                 for q in range(r_ptr[l_cols[p]], r_ptr[l_cols[p] + 1]):
                     row[r_cols[q]] += lv * r_val[q]
-            start = excluded_indptr[r] if has_excluded else 0
-            stop = excluded_indptr[r + 1] if has_excluded else 0
-            _rank_row(row, n_items, excluded + start, stop - start, &keys[threadid(), 0], capacity, &out[r, 0], width,
-                      &maxima[threadid(), 0])
+            ranker.rank(row, r, threadid())
 
 
 def top_k_of_dense_product(const long long[::1] l_ptr, const int[::1] l_cols, const float[::1] l_val,
@@ -332,31 +350,21 @@ def top_k_of_dense_product(const long long[::1] l_ptr, const int[::1] l_cols, co
                            int[:, ::1] out, int n_threads):
     """``top_k_rows`` of ``L[rows] @ right`` (``L`` in CSR, ``right`` dense) into ``out``,
     one row at a time per thread."""
-    cdef Py_ssize_t n_rows = rows.shape[0], n_items = right.shape[1], width = out.shape[1]
-    cdef Py_ssize_t capacity = _keys_capacity(width), r, start, stop, p, j
+    cdef Py_ssize_t n_rows = rows.shape[0], n_items = right.shape[1], r, p, j
     cdef long long u
     cdef float lv
     cdef float* row
     cdef const float* w
-    cdef bint has_excluded = excluded_indptr.shape[0] > 0
-    cdef const int* excluded = &excluded_indices[0] if excluded_indices.shape[0] > 0 else NULL
-    if n_rows == 0 or width == 0:
+    if n_rows == 0 or out.shape[1] == 0:
         return
-    _check_ranking_arguments(n_rows, n_items, excluded_indptr, n_threads)
-    cdef float[:, ::1] scores = np.empty((n_threads, n_items), dtype=np.float32)
-    cdef uint64_t[:, ::1] keys = np.empty((n_threads, capacity + _CHUNK), dtype=np.uint64)
-    cdef uint64_t[:, ::1] maxima = np.empty((n_threads, n_items // _CHUNK + 1), dtype=np.uint64)
+    cdef _RowRanker ranker = _RowRanker(n_rows, n_items, excluded_indptr, excluded_indices, out, n_threads, True)
     with nogil:
         for r in prange(n_rows, num_threads=n_threads, schedule="dynamic", chunksize=8):
-            row = &scores[threadid(), 0]
-            memset(row, 0, n_items * sizeof(float))
+            row = ranker.zeroed_row(threadid())
             u = rows[r]
             for p in range(l_ptr[u], l_ptr[u + 1]):
                 lv = l_val[p]
                 w = &right[l_cols[p], 0]
                 for j in range(n_items):
                     row[j] += lv * w[j]
-            start = excluded_indptr[r] if has_excluded else 0
-            stop = excluded_indptr[r + 1] if has_excluded else 0
-            _rank_row(row, n_items, excluded + start, stop - start, &keys[threadid(), 0], capacity, &out[r, 0], width,
-                      &maxima[threadid(), 0])
+            ranker.rank(row, r, threadid())
