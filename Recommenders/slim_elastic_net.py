@@ -51,11 +51,6 @@ def _working_set_capacity(n_items: int) -> int:
     return max(1, min(n_items, MAX_WORKING_SET))
 
 
-def csc_bytes(n_items: int, n_interactions: int) -> int:
-    """Bytes of the float32 training matrix in CSC (int32 items, int64 column pointers at most)."""
-    return n_interactions * 8 + (n_items + 1) * 8
-
-
 def dense_gram_bytes(n_items: int) -> int:
     """Bytes of the dense float32 item Gram matrix."""
     return n_items * n_items * 4
@@ -112,33 +107,25 @@ class SLIMElasticNetRecommender(ItemSimilarityRecommender):
 
     @classmethod
     def _bytes_without_gram(cls, n_users: int, n_items: int, n_interactions: int, topK: int) -> int:
-        """The kernel's peak without the Gram matrix: the training matrix in CSC, the CSC copy the Gram's
-        product makes (freed before the kernel, but the allocator may keep it resident), every thread's
-        workspace (its local Gram at full capacity: where every item co-occurs with every other, working
-        sets can grow to every item) and the kernel's ``topK`` coefficients per item."""
+        """The fit's and the evaluation's peak without the Gram matrix: the training matrix in CSC and
+        the CSC copy the Gram's product makes, every thread's workspace (its local Gram at full capacity:
+        where every item co-occurs with every other, working sets grow to every item), the kernel's
+        ``topK`` coefficients per item, ``W_`` built from them, and the evaluation. Summed, though the
+        phases follow one another: the allocator may keep their freed blocks resident (the largest
+        phase alone was measured below the peak at 30,000 x 300 x 480,000)."""
         workspaces = configured_threads() * _elastic_net.workspace_bytes(n_items, n_users,
                                                                          _working_set_capacity(n_items))
-        return 2 * csc_bytes(n_items, n_interactions) + workspaces + cls._coefficient_bytes(n_items, topK)
-
-    @staticmethod
-    def _coefficient_bytes(n_items: int, topK: int) -> int:
-        """The kernel's output (int32 items and float32 values, ``topK`` per item, and per-item arrays)
-        or ``W_`` built from it (CSR: as many entries at most, and its row pointers)."""
-        return n_items * (min(topK, n_items) * 8 + 32)
+        csc_bytes = n_interactions * 8 + (n_items + 1) * 8
+        coefficients = n_items * (min(topK, n_items) * 8 + 32)  # int32 items, float32 values, per-item arrays
+        return (super().estimate_memory_bytes(n_users, n_items, n_interactions)
+                + 2 * csc_bytes + workspaces + 2 * coefficients)
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
-        """The largest of three phases that never coexist: the kernel (``_bytes_without_gram`` and the
-        Gram matrix: dense when it fits the budget, else the fit refuses a sparse one that would not fit
-        with ``MemoryEstimateExceeded``); building ``W_`` (the training matrix in CSC, the kernel's output
-        and ``W_``); the evaluation with ``W_``."""
-        topK = cls.with_defaults(hyperparameters)["topK"]
-        rest = cls._bytes_without_gram(n_users, n_items, n_interactions, topK)
-        kernel = rest + min(dense_gram_bytes(n_items), max(memory_limit_bytes() - rest, 0))
-        coefficients = cls._coefficient_bytes(n_items, topK)
-        transpose = csc_bytes(n_items, n_interactions) + 2 * coefficients
-        evaluation = coefficients + super().estimate_memory_bytes(n_users, n_items, n_interactions)
-        return max(kernel, transpose, evaluation)
+        """The peak without the Gram matrix, plus the Gram matrix: dense when it fits the budget,
+        else the fit refuses a sparse one that would not fit (``MemoryEstimateExceeded``)."""
+        rest = cls._bytes_without_gram(n_users, n_items, n_interactions, cls.with_defaults(hyperparameters)["topK"])
+        return rest + min(dense_gram_bytes(n_items), max(memory_limit_bytes() - rest, 0))
 
 
 ALGORITHM_SPECS = [

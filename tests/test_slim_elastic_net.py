@@ -140,9 +140,8 @@ def test_sparse_gram_that_does_not_fit_is_refused(monkeypatch):
     X = awkward_matrix(seed=5)
     rest = SLIMElasticNetRecommender._bytes_without_gram(*X.shape, X.nnz, 100)
     monkeypatch.setenv("RECZILLA_MEMORY_LIMIT", str(rest + 100))
-    # the Gram's own check (a fit's estimate at this size is the evaluation's, above this budget)
     with pytest.raises(MemoryEstimateExceeded, match="item Gram matrix"):
-        SLIMElasticNetRecommender()._item_gram(X, sp.csc_matrix(X), 100)
+        SLIMElasticNetRecommender().fit(X, topK=100, l1_ratio=0.1, alpha=1e-3)
 
 
 def test_estimate_covers_the_dense_gram_when_it_fits(monkeypatch):
