@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Experiment_handler._metrics import PER_USER_METRICS, accumulate_block
+from Recommenders.matrix_products import column_counts
 
 #: Metric names, in the order of every result dictionary.
 METRICS = (
@@ -201,8 +202,7 @@ def shannon_entropy(item_counts: np.ndarray) -> float:
 
 def item_popularity(URM_train: sp.spmatrix) -> np.ndarray:
     """pop(i): the number of users with a non-zero training value for item ``i``."""
-    csr = sp.csr_matrix(URM_train)
-    return np.bincount(csr.indices[csr.data != 0], minlength=csr.shape[1]).astype(np.float64)
+    return column_counts(sp.csr_matrix(URM_train), nonzero_only=True).astype(np.float64)
 
 
 

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from Recommenders.matrix_products import COUNT_CHUNK
 from Recommenders.memory import check_memory_estimate
 from Recommenders.ranking import rank_top_k
 from Recommenders.threads import configured_threads
@@ -42,18 +43,22 @@ def score_block_users(n_users: int) -> int:
 
 
 def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int, score_block: bool = True) -> int:
-    """What an evaluation adds: the training popularity's temporary arrays (5 bytes per
-    interaction), the canonical copies of validation and test (8 bytes per hold-out
-    interaction, taken as at most as many as the training interactions, and their row
-    pointers), one float32 block of scores (temporaries a model's ``_score`` makes are its
+    """What an evaluation adds: the training popularity's temporary arrays (``column_counts``:
+    13 bytes per entry of a chunk, and int64 and float64 counts per item), the canonical copies
+    of validation and test (8 bytes per hold-out interaction, and their row pointers; the
+    hold-outs taken as at most as many as the training interactions or 2 per user, whichever
+    is more: leave-one-out holds out 2 per user, the global timestamp split 40% of all
+    interactions), one float32 block of scores (temporaries a model's ``_score`` makes are its
     own estimate's) or, for a model that scores and ranks one user at a time
-    (``score_block=False``), a float32 row and its row pointers per thread, the metrics'
-    arrays of a block's ranking, and the int32 rankings of every user kept for validation
-    and test (the blocks and their stacked copy)."""
-    hold_out_copies = n_interactions * 8 + n_users * 8
+    (``score_block=False``), a float32 row and its row pointers per thread, the metrics' arrays of a block's ranking, and the int32 rankings of
+    every user kept for validation and test (the blocks and their stacked copy). Phases of
+    the evaluation are summed: glibc keeps a freed block of scores resident, so the metrics'
+    arrays come on top of it (TopPop at 6,000 x 2,000)."""
+    hold_out_copies = max(n_interactions, 2 * n_users) * 8 + n_users * 8
     block = score_block_users(n_users)
     scores = block * n_items * 4 if score_block else configured_threads() * n_items * 4 + n_users * 8
-    return (n_interactions * 5 + hold_out_copies + scores
+    popularity = min(n_interactions, COUNT_CHUNK) * 13 + n_items * 24
+    return (popularity + hold_out_copies + scores
             + block * EVALUATED_RANKS * METRIC_BYTES_PER_RANK
             + n_users * EVALUATED_RANKS * 8)
 

@@ -34,10 +34,12 @@ class CoClustering(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + the ratings by item + cluster tables + float64 scores of one block and their sum."""
+        """Base estimate + the ratings by item and the mean ratings' float64 copy of the values (both
+        freed before the evaluation, but they may stay resident) + cluster tables + float64 scores of
+        one block and their sum."""
         hyperparameters = cls.with_defaults(hyperparameters)
         clusters = hyperparameters["n_cltr_u"] * hyperparameters["n_cltr_i"] * 32
-        by_item = n_interactions * 8 + (n_items + 1) * 8
+        by_item = n_interactions * 16 + (n_items + 1) * 8
         per_row = (n_users + n_items) * 24
         return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + clusters + by_item + per_row
                 + SCORE_BLOCK_USERS * n_items * 16)

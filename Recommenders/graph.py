@@ -52,12 +52,14 @@ def random_walk_similarity(URM: sp.csr_matrix, topK: int, alpha: float, beta: fl
 
 
 class _RandomWalkRecommender(ItemSimilarityRecommender):
-    """Shared memory estimate: the URM copies, the row cut and the column cut."""
+    """Shared memory estimate: five arrays of 8 bytes per interaction (the entries' user numbers,
+    the two walk probabilities in float64, the kernel's float32 CSC and CSR copies), the row cut
+    and the column cut."""
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
         topK = cls.with_defaults(hyperparameters)["topK"]
-        copies = 4 * (n_interactions * 8 + (n_users + 1) * 8)
+        copies = 5 * (n_interactions * 8 + (n_users + 1) * 8)
         return (super().estimate_memory_bytes(n_users, n_items, n_interactions)
                 + copies + 2 * top_k_memory_bytes(n_items, n_items, topK))
 

@@ -2,7 +2,8 @@
 
 ``gram_matrix(X)`` is the dense ``X^T X``; ``score_rows(left, rows, right)`` is
 ``left[rows] @ right``, the scoring step of the similarity models. ``csr_arrays`` gives
-the engine's view of a CSR (or CSC) matrix, ``check_finite`` refuses NaN and infinity.
+the engine's view of a CSR (or CSC) matrix, ``check_finite`` refuses NaN and infinity,
+``column_counts`` counts the entries of each column.
 """
 
 import numpy as np
@@ -17,6 +18,25 @@ def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(indptr int64, indices int32, data float32)`` of a CSR (or, read column-wise, CSC) matrix;
     the index arrays as ``kernel_csr_arrays`` gives them (refused where int32 would wrap)."""
     return (*kernel_csr_arrays(matrix), np.ascontiguousarray(matrix.data, dtype=np.float32))
+
+
+#: Entries ``column_counts`` reads at once: its temporaries (a mask, the selected indices and
+#: ``bincount``'s int64 copy of them, 13 bytes per entry) stay under 1 MiB.
+COUNT_CHUNK = 1 << 16
+
+
+def column_counts(X: sp.csr_matrix, nonzero_only: bool = False) -> np.ndarray:
+    """int64 number of stored entries (with ``nonzero_only``, of nonzero ones) in each column of the
+    CSR ``X``, counted ``COUNT_CHUNK`` entries at a time (``np.bincount`` of all the indices at once
+    would copy them to int64)."""
+    counts = np.zeros(X.shape[1], dtype=np.int64)
+    for start in range(0, X.nnz, COUNT_CHUNK):
+        end = min(start + COUNT_CHUNK, X.nnz)
+        indices = X.indices[start:end]
+        if nonzero_only:
+            indices = indices[X.data[start:end] != 0]
+        counts += np.bincount(indices, minlength=X.shape[1])
+    return counts
 
 
 def check_finite(X) -> None:

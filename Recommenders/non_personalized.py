@@ -5,13 +5,14 @@ import scipy.sparse as sp
 
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
+from Recommenders.matrix_products import column_counts
 
 
 class TopPop(BaseRecommender):
     """Score of item ``i`` = number of training users who interacted with ``i``."""
 
     def _fit(self, URM_train: sp.csr_matrix) -> None:
-        self.item_popularity_ = np.bincount(URM_train.indices, minlength=URM_train.shape[1]).astype(np.float32)
+        self.item_popularity_ = column_counts(URM_train).astype(np.float32)
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.item_popularity_, (user_ids.size, self.n_items_)).copy()

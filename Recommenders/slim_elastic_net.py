@@ -107,17 +107,22 @@ class SLIMElasticNetRecommender(ItemSimilarityRecommender):
 
     @classmethod
     def _bytes_without_gram(cls, n_users: int, n_items: int, n_interactions: int, topK: int) -> int:
-        csc_bytes = n_interactions * 8 + (n_items + 1) * 16
-        k = min(topK, n_items)
-        results = 3 * n_items * k * 8 + n_items * 32  # kernel output, its transpose, W
+        """The fit's and the evaluation's peak without the Gram matrix: the training matrix in CSC and
+        the CSC copy the Gram's product makes, every thread's workspace (its local Gram at full capacity:
+        where every item co-occurs with every other, working sets grow to every item), the kernel's
+        ``topK`` coefficients per item, ``W_`` built from them, and the evaluation. Summed, though the
+        phases follow one another: the allocator may keep their freed blocks resident (the largest
+        phase alone was measured below the peak at 30,000 x 300 x 480,000)."""
         workspaces = configured_threads() * _elastic_net.workspace_bytes(n_items, n_users,
                                                                          _working_set_capacity(n_items))
+        csc_bytes = n_interactions * 8 + (n_items + 1) * 8
+        coefficients = n_items * (min(topK, n_items) * 8 + 32)  # int32 items, float32 values, per-item arrays
         return (super().estimate_memory_bytes(n_users, n_items, n_interactions)
-                + csc_bytes + results + workspaces)
+                + 2 * csc_bytes + workspaces + 2 * coefficients)
 
     @classmethod
     def estimate_memory_bytes(cls, n_users: int, n_items: int, n_interactions: int, **hyperparameters) -> int:
-        """The fit's peak without the Gram matrix, plus the Gram matrix: dense when it fits the budget,
+        """The peak without the Gram matrix, plus the Gram matrix: dense when it fits the budget,
         else the fit refuses a sparse one that would not fit (``MemoryEstimateExceeded``)."""
         rest = cls._bytes_without_gram(n_users, n_items, n_interactions, cls.with_defaults(hyperparameters)["topK"])
         return rest + min(dense_gram_bytes(n_items), max(memory_limit_bytes() - rest, 0))

@@ -1,6 +1,6 @@
 """Measure one algorithm's peak memory of fit + evaluation against its estimate, in this process.
 
-    python benchmarks/memory_peak.py ALG[,ALG...|all] N_USERS N_ITEMS N_INTERACTIONS [--seed S] [--cold]
+    python benchmarks/memory_peak.py ALG[,ALG...|all] N_USERS N_ITEMS N_INTERACTIONS [--seed S] [--cold] [--co-occurring]
 
 prints one JSON line per algorithm (``all``: every registered one, in one process): the configuration of the algorithm's space with the largest
 estimate (``largest_estimate_configuration``), the estimate, and the measured peak.
@@ -12,6 +12,7 @@ validation and test from one ranking, as a search sample is; ``VmHWM - VmRSS`` b
 Fit arguments that only set how long a fit runs (``epochs``, ``n_epochs``, ``max_iter``)
 are cut to 1: the estimate does not depend on them and one iteration holds the memory
 of many (except where more are needed to fill the model: ``FILLING_RUN``).
+``--co-occurring`` measures on ``co_occurring_split`` instead of the random split.
 Used by ``tests/test_memory_estimates.py`` and ``benchmarks/bench_memory_estimates.py``.
 """
 
@@ -78,6 +79,22 @@ def random_split(n_users: int, n_items: int, n_interactions: int, seed: int):
     return matrix(part < 0.8), matrix((part >= 0.8) & (part < 0.9)), matrix(part >= 0.9)
 
 
+def co_occurring_split(n_users: int, n_items: int, seed: int):
+    """Train / validation / test where every item co-occurs with every other: user 0 rated every item,
+    user ``u > 0`` item ``(u - 1) mod n_items`` (all ratings 1); validation and test one random item per
+    user. SLIM-ElasticNet's working sets grow to every item here (on ``random_split`` a fraction of them)."""
+    rng = np.random.default_rng(seed)
+    users = np.concatenate([np.zeros(n_items, np.int64), np.arange(1, n_users)])
+    items = np.concatenate([np.arange(n_items), (np.arange(1, n_users) - 1) % n_items])
+    train = sp.csr_matrix((np.ones(users.size, np.float32), (users, items)), shape=(n_users, n_items))
+
+    def hold_out():
+        return sp.csr_matrix((np.ones(n_users, np.float32), (np.arange(n_users), rng.integers(0, n_items, n_users))),
+                             shape=(n_users, n_items))
+
+    return train, hold_out(), hold_out()
+
+
 def _status_bytes(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -129,9 +146,14 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true",
                         help="warm up with TopPop: the algorithm's imports (PyTorch) count in the peak "
                              "(for one algorithm per process)")
+    parser.add_argument("--co-occurring", action="store_true",
+                        help="measure on co_occurring_split (N_INTERACTIONS is not used)")
     args = parser.parse_args()
     names = list(ALGORITHMS) if args.alg_names == "all" else args.alg_names.split(",")
-    split = random_split(args.n_users, args.n_items, args.n_interactions, args.seed)
+    if args.co_occurring:
+        split = co_occurring_split(args.n_users, args.n_items, args.seed)
+    else:
+        split = random_split(args.n_users, args.n_items, args.n_interactions, args.seed)
     for name in names:
         try:
             result = measure(name, *split, seed=args.seed, cold=args.cold)

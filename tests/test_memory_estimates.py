@@ -27,8 +27,10 @@ SLACK_BYTES = 1 << 20
 MAX_RATIO = 1.5
 NEURAL = [name for name, spec in ALGORITHMS.items() if spec.extra == "neural"]
 OTHERS = [name for name in ALGORITHMS if name not in NEURAL]
-#: Without a ratio check (upper bound only): SLIM-ElasticNet, whose estimate is 2.5 times its peak
-#: (10,000 x 1,000 x 200,000) and is being reworked with its kernel.
+#: Without a ratio check (upper bound only): SLIM-ElasticNet, whose estimate counts every thread's
+#: local Gram at full capacity, as data where every item co-occurs with every other fill it
+#: (``memory_peak.py --co-occurring``); on the random split the working sets stay a fraction of it and
+#: the estimate is 2.1 times the peak at ``RATIO_SHAPE``.
 NO_RATIO = ["SLIMElasticNetRecommender"]
 #: What a neural estimate may hold above ``MAX_RATIO`` times the peak at ``NEURAL_SHAPE``: the
 #: score block, the metrics' arrays and the networks' fixed sizes (layers of 100 to 600 units).

@@ -244,3 +244,15 @@ def test_feature_weighting_refusals():
         tf_idf(X)
     with pytest.raises(ValueError, match="0 < B < 1"):
         okapi_bm25(X, B=1.0)
+
+
+def test_column_counts_match_bincount_across_chunks(monkeypatch):
+    from Recommenders import matrix_products
+
+    monkeypatch.setattr(matrix_products, "COUNT_CHUNK", 7)  # several chunks, the last one partial
+    X = sp.random(40, 13, density=0.3, format="csr", dtype=np.float32, random_state=3)
+    X.data[::4] = 0.0  # explicit zeros
+    assert X.nnz % 7 != 0
+    np.testing.assert_array_equal(matrix_products.column_counts(X), np.bincount(X.indices, minlength=13))
+    np.testing.assert_array_equal(matrix_products.column_counts(X, nonzero_only=True),
+                                  np.bincount(X.indices[X.data != 0], minlength=13))
