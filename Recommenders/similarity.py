@@ -62,10 +62,10 @@ def top_k_similarity(left, right, top_k: int, mode: int, a: np.ndarray, b: np.nd
         np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64),
         n_threads=configured_threads(), **transform,
     )
-    return _transposed(counts, indices, values, k, (n_cols, left.shape[1]))
+    return top_k_transposed(counts, indices, values, k, (n_cols, left.shape[1]))
 
 
-def _transposed(counts, indices, values, k, shape) -> sp.csr_matrix:
+def top_k_transposed(counts, indices, values, k, shape) -> sp.csr_matrix:
     """The transpose (CSR, sorted indices) of a top-k kernel's result: entry ``(r, c)`` becomes ``(c, r)``."""
     indptr, indices, values = _similarity.transpose_top_k(counts, indices, values, k, shape[0])
     return sp.csr_matrix((values, indices, indptr), shape=shape)
@@ -130,12 +130,12 @@ def column_top_k(W, k: int) -> sp.csr_matrix:
     n_rows, n_cols = W.shape
     k = min(int(k), n_rows)
     if sp.issparse(W):  # the CSC arrays, read column by column as the rows of W^T
-        return _transposed(*_similarity.rows_top_k(*csr_arrays(sp.csc_matrix(W, dtype=np.float32)), k,
+        return top_k_transposed(*_similarity.rows_top_k(*csr_arrays(sp.csc_matrix(W, dtype=np.float32)), k,
                                                     n_threads=configured_threads()), k, W.shape)
     blocks = []
     for start in range(0, n_cols, _DENSE_BLOCK):
         block = sp.csr_matrix(np.ascontiguousarray(W[:, start:start + _DENSE_BLOCK].T, dtype=np.float32))
-        blocks.append(_transposed(*_similarity.rows_top_k(*csr_arrays(block), k, n_threads=configured_threads()),
+        blocks.append(top_k_transposed(*_similarity.rows_top_k(*csr_arrays(block), k, n_threads=configured_threads()),
                                   k, (n_rows, block.shape[0])))
     return sp.hstack(blocks, format="csr")
 

@@ -36,7 +36,7 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer, Real
 from Recommenders.matrix_products import csr_arrays, gram_matrix
 from Recommenders.memory import MemoryEstimateExceeded, format_bytes, memory_limit_bytes
-from Recommenders.similarity import _transposed
+from Recommenders.similarity import top_k_transposed
 from Recommenders.similarity_recommenders import ItemSimilarityRecommender
 from Recommenders.threads import configured_threads
 
@@ -77,7 +77,7 @@ class SLIMElasticNetRecommender(ItemSimilarityRecommender):
             TOL, MAX_ITER, k, _working_set_capacity(n_items), n_threads=configured_threads(),
         )
         self.URM_model_ = URM_train
-        self.W_ = _transposed(counts, indices, values, k, (n_items, n_items))
+        self.W_ = top_k_transposed(counts, indices, values, k, (n_items, n_items))
         self.sweeps_ = sweeps
         self.converged_ = converged
 
