@@ -131,12 +131,12 @@ def column_top_k(W, k: int) -> sp.csr_matrix:
     k = min(int(k), n_rows)
     if sp.issparse(W):  # the CSC arrays, read column by column as the rows of W^T
         return top_k_transposed(*_similarity.rows_top_k(*csr_arrays(sp.csc_matrix(W, dtype=np.float32)), k,
-                                                    n_threads=configured_threads()), k, W.shape)
+                                                        n_threads=configured_threads()), k, W.shape)
     blocks = []
     for start in range(0, n_cols, _DENSE_BLOCK):
         block = sp.csr_matrix(np.ascontiguousarray(W[:, start:start + _DENSE_BLOCK].T, dtype=np.float32))
         blocks.append(top_k_transposed(*_similarity.rows_top_k(*csr_arrays(block), k, n_threads=configured_threads()),
-                                  k, (n_rows, block.shape[0])))
+                                       k, (n_rows, block.shape[0])))
     return sp.hstack(blocks, format="csr")
 
 
