@@ -184,16 +184,46 @@ class DELF(NeuralNetwork):
         torch.autograd.backward([user_att, item_att], [attentive[0].grad, attentive[1].grad])
         return total
 
+    def score_pair_width(self) -> int:
+        """Floats a scoring chunk holds per (user, item) pair: a tower's first layer (then the
+        head's hidden layer, in the same buffer), a tower's output, and the fused towers."""
+        first, second = self.towers[0][0].out_features, self.towers[0][1].out_features
+        fused = self.head[0].in_features
+        return max(first, self.head[0].out_features) + second + fused
+
+    @torch.no_grad()
     def score_block(self, user_ids: np.ndarray) -> torch.Tensor:
-        n_items = self.item_embeddings.shape[0]
+        """Logits of the users against every item, as ``_logits`` computes them, chunk by chunk of
+        users through three buffers allocated once per call (no tensor is allocated per chunk)."""
+        n_items, n_users = self.item_embeddings.shape[0], len(user_ids)
         users = torch.from_numpy(np.asarray(user_ids, dtype=np.int64)).to(self.device)
-        items = torch.arange(n_items, device=self.device)
         attentive = self.cached("attentive", self.attentive_embeddings)
-        pair_width = sum(t[0].out_features + t[1].out_features for t in self.towers) + self.head[0].out_features
-        chunk = max(1, SCORE_CHUNK_ELEMENTS // (n_items * pair_width))
-        scores = []
-        for start in range(0, users.numel(), chunk):
-            block = users[start : start + chunk]
-            parts = self._first_layers(block, items, attentive)
-            scores.append(self._logits(parts, block, items, (block.numel(), 1), (1, n_items)))
-        return torch.cat(scores) if scores else torch.empty(0, n_items, device=self.device)
+        parts = self._first_layers(users, torch.arange(n_items, device=self.device), attentive)
+        chunk = max(1, SCORE_CHUNK_ELEMENTS // (n_items * self.score_pair_width()))
+        pairs = min(chunk, n_users) * n_items
+        first, second = self.towers[0][0].out_features, self.towers[0][1].out_features
+        hidden = torch.empty(pairs * max(first, self.head[0].out_features), device=self.device)
+        outputs = torch.empty(pairs, second, device=self.device)
+        fused_outputs = torch.empty(pairs, self.head[0].in_features, device=self.device)
+        if self.fusion == "ef":
+            a_u, a_i = self.alpha_user[users].reshape(-1, 1, 1), self.alpha_item.reshape(1, -1, 1)
+            mixing = ((a_u, a_i), (1 - a_u, a_i), (a_u, 1 - a_i), (1 - a_u, 1 - a_i))
+        scores = torch.empty(n_users, n_items, device=self.device)
+        for start in range(0, n_users, chunk):
+            rows = slice(start, min(start + chunk, n_users))
+            block = rows.stop - rows.start
+            output, fused = outputs[: block * n_items], fused_outputs[: block * n_items]
+            for k, (tower, (user_part, item_part)) in enumerate(zip(self.towers, parts)):
+                tower_hidden = hidden[: block * n_items * first].view(block, n_items, first)
+                torch.add(user_part[rows, None, :], item_part[None, :, :], out=tower_hidden).relu_()
+                torch.addmm(tower[1].bias, tower_hidden.view(-1, first), tower[1].weight.T, out=output).relu_()
+                if self.fusion == "mlp":
+                    fused[:, k * second : (k + 1) * second] = output
+                else:
+                    weight_user, weight_item = mixing[k]
+                    output.view(block, n_items, second).mul_(weight_user[rows]).mul_(weight_item)
+                    fused.copy_(output) if k == 0 else fused.add_(output)
+            head_hidden = hidden[: block * n_items * self.head[0].out_features].view(block * n_items, -1)
+            torch.addmm(self.head[0].bias, fused, self.head[0].weight.T, out=head_hidden).relu_()
+            torch.addmm(self.head[1].bias, head_hidden, self.head[1].weight.T, out=scores[rows].view(-1, 1))
+        return scores
