@@ -220,6 +220,28 @@ def test_delf_log_loss_gradient_is_the_same_in_chunks(monkeypatch):
     assert whole == pytest.approx(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)), rel=1e-5)
 
 
+def test_delf_sparse_product_gradients_equal_torch_sparse_mm(monkeypatch):
+    """The attention's sparse-times-dense product has ``torch.sparse.mm``'s value and gradients
+    (the weights' computed in chunks of entries, one row without entries)."""
+    URM = (sp.diags((np.arange(30) != 3).astype(float)) @ sp.random(30, 20, density=0.2, random_state=4)).tocsr()
+    URM.eliminate_zeros()
+    assert URM[3].nnz == 0 and URM.nnz > 50
+    attention = delf._Attention(URM, power=0.5)
+    rows, cols = attention.rows, attention.cols
+    generator = torch.Generator().manual_seed(0)
+    weights = torch.rand(URM.nnz, dtype=torch.float64, generator=generator, requires_grad=True)
+    dense = torch.rand(20, 6, dtype=torch.float64, generator=generator, requires_grad=True)
+    grad = torch.rand(30, 6, dtype=torch.float64, generator=generator)
+    monkeypatch.setattr(delf, "GRADIENT_CHUNK_ENTRIES", 7)
+    ours = delf._SparseTimesDense.apply(weights, dense, rows, cols, attention.transpose_order, 30)
+    matrix = torch.sparse_coo_tensor(torch.stack([rows, cols]), weights, (30, 20), check_invariants=True)
+    expected = torch.sparse.mm(matrix, dense)
+    assert torch.allclose(ours, expected)
+    for mine, reference in zip(torch.autograd.grad(ours, (weights, dense), grad),
+                               torch.autograd.grad(expected, (weights, dense), grad)):
+        assert torch.allclose(mine, reference, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("fusion", ["mlp", "ef"])
 @pytest.mark.parametrize("layers", [(16, 8, 4), (16, 8, 12)])  # the head's hidden layer narrower / wider
 def test_delf_scores_in_reused_buffers_equal_the_training_path(monkeypatch, fusion, layers):

@@ -51,6 +51,42 @@ def _attention_net(size: int) -> torch.nn.Sequential:
     return net
 
 
+#: Entries of a sparse matrix whose weight gradients ``_SparseTimesDense`` computes at once.
+GRADIENT_CHUNK_ENTRIES = 16384
+
+
+class _SparseTimesDense(torch.autograd.Function):
+    """``S @ dense`` for the sparse matrix ``S`` of ``weights`` at the coalesced ``(rows, cols)``.
+
+    The backward computes each weight's gradient from its row of the output's gradient and its
+    row of ``dense`` (``torch.sparse.mm``'s backward forms the dense rows x columns product
+    first), and ``dense``'s gradient as ``S.T @ grad`` with ``transpose_order`` (the entries
+    sorted by column) giving ``S.T``'s coalesced entries."""
+
+    @staticmethod
+    def forward(ctx, weights, dense, rows, cols, transpose_order, n_rows):
+        ctx.save_for_backward(weights, dense, rows, cols, transpose_order)
+        matrix = torch.sparse_coo_tensor(torch.stack([rows, cols]), weights, (n_rows, dense.shape[0]),
+                                         is_coalesced=True, check_invariants=False)
+        return torch.sparse.mm(matrix, dense)
+
+    @staticmethod
+    def backward(ctx, grad):
+        weights, dense, rows, cols, order = ctx.saved_tensors
+        grad_weights = grad_dense = None
+        if ctx.needs_input_grad[0]:
+            grad_weights = torch.empty_like(weights)
+            for start in range(0, weights.numel(), GRADIENT_CHUNK_ENTRIES):
+                entries = slice(start, start + GRADIENT_CHUNK_ENTRIES)
+                torch.sum(grad[rows[entries]] * dense[cols[entries]], dim=1, out=grad_weights[entries])
+        if ctx.needs_input_grad[1]:
+            transpose = torch.sparse_coo_tensor(torch.stack([cols[order], rows[order]]), weights[order],
+                                                (dense.shape[0], grad.shape[0]), is_coalesced=True,
+                                                check_invariants=False)
+            grad_dense = torch.sparse.mm(transpose, grad)
+        return grad_weights, grad_dense, None, None, None, None
+
+
 class _Attention(torch.nn.Module):
     """Attentive embeddings of the rows of a rating matrix over the embeddings of its columns."""
 
@@ -60,6 +96,7 @@ class _Attention(torch.nn.Module):
         self.register_buffer("rows", torch.from_numpy(rows), persistent=False)
         self.register_buffer("cols", torch.from_numpy(cols), persistent=False)
         self.register_buffer("ratings", torch.from_numpy(URM.data.astype(np.float32)), persistent=False)
+        self.register_buffer("transpose_order", torch.from_numpy(np.argsort(cols, kind="stable")), persistent=False)
         self.shape, self.power = URM.shape, power
 
     def forward(self, column_attention: torch.Tensor, column_embeddings: torch.Tensor) -> torch.Tensor:
@@ -71,9 +108,8 @@ class _Attention(torch.nn.Module):
         row_sum = torch.zeros(n_rows, device=score.device).index_add(0, self.rows, shifted)
         log_denominator = self.power * (torch.log(row_sum.clamp_min(torch.finfo(row_sum.dtype).tiny)) + row_max)
         weights = torch.exp(score - log_denominator[self.rows])
-        matrix = torch.sparse_coo_tensor(torch.stack([self.rows, self.cols]), weights, self.shape,
-                                         is_coalesced=True, check_invariants=False)
-        return torch.sparse.mm(matrix, column_embeddings)
+        return _SparseTimesDense.apply(weights, column_embeddings, self.rows, self.cols, self.transpose_order,
+                                       n_rows)
 
 
 class DELF(NeuralNetwork):
