@@ -72,7 +72,8 @@ def child(variant: str, shape: list[int], n_scored: int, fusion: str, output: st
                 scores = score_through_training_path(model, torch, user_ids)
             kept.append(scores[:, :50].numpy().copy())  # a sample for the comparison
     result = {"variant": variant, "wall_s": round(time.perf_counter() - wall, 2),
-              "cpu_s": round(time.process_time() - cpu, 2), "rss_rise_mib": round((_status_bytes("VmHWM") - before) / 2**20, 1)}
+              "cpu_s": round(time.process_time() - cpu, 2),
+              "rss_rise_mib": round((_status_bytes("VmHWM") - before) / 2**20, 1)}
     np.save(output, np.concatenate(kept))
     print(json.dumps(result), flush=True)
 
