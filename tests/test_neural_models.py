@@ -220,6 +220,51 @@ def test_delf_log_loss_gradient_is_the_same_in_chunks(monkeypatch):
     assert whole == pytest.approx(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)), rel=1e-5)
 
 
+def test_delf_sparse_product_gradients_equal_torch_sparse_mm(monkeypatch):
+    """The attention's sparse-times-dense product has ``torch.sparse.mm``'s value and gradients
+    (the weights' computed in chunks of entries, one row without entries)."""
+    URM = (sp.diags((np.arange(30) != 3).astype(float)) @ sp.random(30, 20, density=0.2, random_state=4)).tocsr()
+    URM.eliminate_zeros()
+    assert URM[3].nnz == 0 and URM.nnz > 50
+    attention = delf._Attention(URM, power=0.5)
+    rows, cols = attention.rows, attention.cols
+    generator = torch.Generator().manual_seed(0)
+    weights = torch.rand(URM.nnz, dtype=torch.float64, generator=generator, requires_grad=True)
+    dense = torch.rand(20, 6, dtype=torch.float64, generator=generator, requires_grad=True)
+    grad = torch.rand(30, 6, dtype=torch.float64, generator=generator)
+    monkeypatch.setattr(delf, "GRADIENT_CHUNK_ENTRIES", 7)
+    ours = delf._SparseTimesDense.apply(weights, dense, rows, cols, attention.transpose_order, 30)
+    matrix = torch.sparse_coo_tensor(torch.stack([rows, cols]), weights, (30, 20), check_invariants=True)
+    expected = torch.sparse.mm(matrix, dense)
+    assert torch.allclose(ours, expected)
+    for mine, reference in zip(torch.autograd.grad(ours, (weights, dense), grad),
+                               torch.autograd.grad(expected, (weights, dense), grad)):
+        assert torch.allclose(mine, reference, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fusion", ["mlp", "ef"])
+@pytest.mark.parametrize("layers", [(16, 8, 4), (16, 8, 12)])  # the head's hidden layer narrower / wider
+def test_delf_scores_in_reused_buffers_equal_the_training_path(monkeypatch, fusion, layers):
+    """``score_block`` (chunks through buffers, in place) gives the logits of the training path's
+    ``_logits`` on every (user, item) pair, with chunks of several users and a shorter last one."""
+    train, _ = tiny()
+    n_users, n_items = train.shape
+    model = network(delf.DELF, train, fusion=fusion, learning_rate=1e-3, num_negatives=2, batch_size=4,
+                    layers=layers, regularization_layers=(0, 0, 0), learner="adam")
+    model.run_epoch()  # biases away from zero
+    model.eval()
+    user_ids = np.array([5, 0, 47, 3, 3, 20, 11])
+    monkeypatch.setattr(delf, "SCORE_CHUNK_ELEMENTS", 3 * n_items * model.score_pair_width())  # 3, 3, 1 users
+    scores = model.score_block(user_ids).numpy()
+    users, items = (torch.from_numpy(a.ravel()) for a in np.meshgrid(user_ids, np.arange(n_items), indexing="ij"))
+    with torch.no_grad():
+        parts = model._first_layers(users, items, model.attentive_embeddings())
+        expected = model._logits(parts, users, items, (users.numel(),), (items.numel(),)).numpy()
+    assert scores.shape == (user_ids.size, n_items)
+    assert np.allclose(scores.ravel(), expected, rtol=1e-5, atol=1e-6)
+    assert np.ptp(expected) > 1e-3  # the scores differ between pairs
+
+
 def test_neurec_penalties_and_pointwise_loss():
     train, _ = tiny()
     for side, norm in (("item", lambda w: np.linalg.norm(w)), ("user", lambda w: (w**2).sum() / 2)):

@@ -72,15 +72,20 @@ class _DELF(NeuralRecommender):
         instances = n_interactions * (1 + num_negatives)
         # per training instance: users, items, order, the negatives' users (int64), a label, sampling temporaries
         sampling = instances * (6 * INDEX + FLOAT)
-        # per interaction and side: rows, cols (int64), ratings, score temporaries, sparse indices
-        attention = 2 * n_interactions * (4 * INDEX + 8 * FLOAT) + 4 * (n_users + n_items) * size * FLOAT
+        # per interaction and side: rows, cols, their order by column (int64), ratings, score
+        # temporaries, sparse indices
+        attention = 2 * n_interactions * (5 * INDEX + 8 * FLOAT) + 4 * (n_users + n_items) * size * FLOAT
         per_row = 3 * (8 * size + 12 * hidden[0] + 8 * hidden[1] + 2 * layers[-1])
         chunk_rows = min(TRAIN_CHUNK_ROWS, max(instances // batch_size, 1))
         training = chunk_rows * per_row * FLOAT
-        # a chunk of (user, item) pairs (at most a score block's) through the towers: per pair 1.25
-        # times the towers' and head's widths (measured 1.1 for DELF-MLP, 0.85 for DELF-EF)
-        pair_width = 4 * sum(hidden) + layers[-1]
-        scoring = 5 * min(SCORE_CHUNK_ELEMENTS, score_block_users(n_users) * n_items * pair_width) * FLOAT // 4
+        # scoring (``DELF.score_block``): the buffers of a chunk of users (per (user, item) pair a
+        # tower's or the head's hidden layer, a tower's output, the fused towers), and each user's
+        # and item's first-layer part per tower
+        fused = 4 * hidden[1] if cls.network_options["fusion"] == "mlp" else hidden[1]
+        pair_width = max(hidden[0], layers[-1]) + hidden[1] + fused
+        block = score_block_users(n_users)
+        chunk_users = min(block, max(1, SCORE_CHUNK_ELEMENTS // (n_items * pair_width)))
+        scoring = (chunk_users * n_items * pair_width + 4 * (block + n_items) * hidden[0]) * FLOAT
         return (_common_bytes(n_users, n_items, n_interactions) + PARAMETER_COPIES * parameters * FLOAT + sampling
                 + attention + max(training, scoring))
 

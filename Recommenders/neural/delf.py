@@ -51,6 +51,42 @@ def _attention_net(size: int) -> torch.nn.Sequential:
     return net
 
 
+#: Entries of a sparse matrix whose weight gradients ``_SparseTimesDense`` computes at once.
+GRADIENT_CHUNK_ENTRIES = 16384
+
+
+class _SparseTimesDense(torch.autograd.Function):
+    """``S @ dense`` for the sparse matrix ``S`` of ``weights`` at the coalesced ``(rows, cols)``.
+
+    The backward computes each weight's gradient from its row of the output's gradient and its
+    row of ``dense`` (``torch.sparse.mm``'s backward forms the dense rows x columns product
+    first), and ``dense``'s gradient as ``S.T @ grad`` with ``transpose_order`` (the entries
+    sorted by column) giving ``S.T``'s coalesced entries."""
+
+    @staticmethod
+    def forward(ctx, weights, dense, rows, cols, transpose_order, n_rows):
+        ctx.save_for_backward(weights, dense, rows, cols, transpose_order)
+        matrix = torch.sparse_coo_tensor(torch.stack([rows, cols]), weights, (n_rows, dense.shape[0]),
+                                         is_coalesced=True, check_invariants=False)
+        return torch.sparse.mm(matrix, dense)
+
+    @staticmethod
+    def backward(ctx, grad):
+        weights, dense, rows, cols, order = ctx.saved_tensors
+        grad_weights = grad_dense = None
+        if ctx.needs_input_grad[0]:
+            grad_weights = torch.empty_like(weights)
+            for start in range(0, weights.numel(), GRADIENT_CHUNK_ENTRIES):
+                entries = slice(start, start + GRADIENT_CHUNK_ENTRIES)
+                torch.sum(grad[rows[entries]] * dense[cols[entries]], dim=1, out=grad_weights[entries])
+        if ctx.needs_input_grad[1]:
+            transpose = torch.sparse_coo_tensor(torch.stack([cols[order], rows[order]]), weights[order],
+                                                (dense.shape[0], grad.shape[0]), is_coalesced=True,
+                                                check_invariants=False)
+            grad_dense = torch.sparse.mm(transpose, grad)
+        return grad_weights, grad_dense, None, None, None, None
+
+
 class _Attention(torch.nn.Module):
     """Attentive embeddings of the rows of a rating matrix over the embeddings of its columns."""
 
@@ -60,6 +96,7 @@ class _Attention(torch.nn.Module):
         self.register_buffer("rows", torch.from_numpy(rows), persistent=False)
         self.register_buffer("cols", torch.from_numpy(cols), persistent=False)
         self.register_buffer("ratings", torch.from_numpy(URM.data.astype(np.float32)), persistent=False)
+        self.register_buffer("transpose_order", torch.from_numpy(np.argsort(cols, kind="stable")), persistent=False)
         self.shape, self.power = URM.shape, power
 
     def forward(self, column_attention: torch.Tensor, column_embeddings: torch.Tensor) -> torch.Tensor:
@@ -71,9 +108,8 @@ class _Attention(torch.nn.Module):
         row_sum = torch.zeros(n_rows, device=score.device).index_add(0, self.rows, shifted)
         log_denominator = self.power * (torch.log(row_sum.clamp_min(torch.finfo(row_sum.dtype).tiny)) + row_max)
         weights = torch.exp(score - log_denominator[self.rows])
-        matrix = torch.sparse_coo_tensor(torch.stack([self.rows, self.cols]), weights, self.shape,
-                                         is_coalesced=True, check_invariants=False)
-        return torch.sparse.mm(matrix, column_embeddings)
+        return _SparseTimesDense.apply(weights, column_embeddings, self.rows, self.cols, self.transpose_order,
+                                       n_rows)
 
 
 class DELF(NeuralNetwork):
@@ -184,16 +220,46 @@ class DELF(NeuralNetwork):
         torch.autograd.backward([user_att, item_att], [attentive[0].grad, attentive[1].grad])
         return total
 
+    def score_pair_width(self) -> int:
+        """Floats a scoring chunk holds per (user, item) pair: a tower's first layer (then the
+        head's hidden layer, in the same buffer), a tower's output, and the fused towers."""
+        first, second = self.towers[0][0].out_features, self.towers[0][1].out_features
+        fused = self.head[0].in_features
+        return max(first, self.head[0].out_features) + second + fused
+
+    @torch.no_grad()
     def score_block(self, user_ids: np.ndarray) -> torch.Tensor:
-        n_items = self.item_embeddings.shape[0]
+        """Logits of the users against every item, as ``_logits`` computes them, chunk by chunk of
+        users through three buffers allocated once per call (no tensor is allocated per chunk)."""
+        n_items, n_users = self.item_embeddings.shape[0], len(user_ids)
         users = torch.from_numpy(np.asarray(user_ids, dtype=np.int64)).to(self.device)
-        items = torch.arange(n_items, device=self.device)
         attentive = self.cached("attentive", self.attentive_embeddings)
-        pair_width = sum(t[0].out_features + t[1].out_features for t in self.towers) + self.head[0].out_features
-        chunk = max(1, SCORE_CHUNK_ELEMENTS // (n_items * pair_width))
-        scores = []
-        for start in range(0, users.numel(), chunk):
-            block = users[start : start + chunk]
-            parts = self._first_layers(block, items, attentive)
-            scores.append(self._logits(parts, block, items, (block.numel(), 1), (1, n_items)))
-        return torch.cat(scores) if scores else torch.empty(0, n_items, device=self.device)
+        parts = self._first_layers(users, torch.arange(n_items, device=self.device), attentive)
+        chunk = max(1, SCORE_CHUNK_ELEMENTS // (n_items * self.score_pair_width()))
+        pairs = min(chunk, n_users) * n_items
+        first, second = self.towers[0][0].out_features, self.towers[0][1].out_features
+        hidden = torch.empty(pairs * max(first, self.head[0].out_features), device=self.device)
+        outputs = torch.empty(pairs, second, device=self.device)
+        fused_outputs = torch.empty(pairs, self.head[0].in_features, device=self.device)
+        if self.fusion == "ef":
+            a_u, a_i = self.alpha_user[users].reshape(-1, 1, 1), self.alpha_item.reshape(1, -1, 1)
+            mixing = ((a_u, a_i), (1 - a_u, a_i), (a_u, 1 - a_i), (1 - a_u, 1 - a_i))
+        scores = torch.empty(n_users, n_items, device=self.device)
+        for start in range(0, n_users, chunk):
+            rows = slice(start, min(start + chunk, n_users))
+            block = rows.stop - rows.start
+            output, fused = outputs[: block * n_items], fused_outputs[: block * n_items]
+            for k, (tower, (user_part, item_part)) in enumerate(zip(self.towers, parts)):
+                tower_hidden = hidden[: block * n_items * first].view(block, n_items, first)
+                torch.add(user_part[rows, None, :], item_part[None, :, :], out=tower_hidden).relu_()
+                torch.addmm(tower[1].bias, tower_hidden.view(-1, first), tower[1].weight.T, out=output).relu_()
+                if self.fusion == "mlp":
+                    fused[:, k * second : (k + 1) * second] = output
+                else:
+                    weight_user, weight_item = mixing[k]
+                    output.view(block, n_items, second).mul_(weight_user[rows]).mul_(weight_item)
+                    fused.copy_(output) if k == 0 else fused.add_(output)
+            head_hidden = hidden[: block * n_items * self.head[0].out_features].view(block * n_items, -1)
+            torch.addmm(self.head[0].bias, fused, self.head[0].weight.T, out=head_hidden).relu_()
+            torch.addmm(self.head[1].bias, head_hidden, self.head[1].weight.T, out=scores[rows].view(-1, 1))
+        return scores
