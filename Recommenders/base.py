@@ -50,8 +50,9 @@ def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int, sco
     is more: leave-one-out holds out 2 per user, the global timestamp split 40% of all
     interactions), one float32 block of scores (temporaries a model's ``_score`` makes are its
     own estimate's) or, for a model that scores and ranks one user at a time
-    (``score_block=False``), a float32 row and its row pointers per thread, the metrics' arrays of a block's ranking, and the int32 rankings of
-    every user kept for validation and test (the blocks and their stacked copy). Phases of
+    (``score_block=False``), a float32 row and its row pointers per thread, the metrics' arrays
+    of a block's ranking, and the int32 rankings of every user kept for validation and test
+    (the blocks and their stacked copy). Phases of
     the evaluation are summed: glibc keeps a freed block of scores resident, so the metrics'
     arrays come on top of it (TopPop at 6,000 x 2,000)."""
     hold_out_copies = max(n_interactions, 2 * n_users) * 8 + n_users * 8

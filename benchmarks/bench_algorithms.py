@@ -613,7 +613,8 @@ def main() -> None:
         if args.samples:
             report_samples(args.threads, args.samples_before)
         if args.slim_large:
-            print(json.dumps(child(["slim-large", str(args.slim_large_items)], args.threads, timeout=SLIM_LARGE_TIMEOUT)))
+            result = child(["slim-large", str(args.slim_large_items)], args.threads, timeout=SLIM_LARGE_TIMEOUT)
+            print(json.dumps(result))
         return
     print(f"SyntheticLarge: {URM_train.shape[0]} users x {URM_train.shape[1]} items, train {URM_train.nnz}, "
           f"test {URM_test.nnz} interactions; {args.threads} thread(s)\n")

@@ -258,7 +258,10 @@ class DELF(NeuralNetwork):
                 else:
                     weight_user, weight_item = mixing[k]
                     output.view(block, n_items, second).mul_(weight_user[rows]).mul_(weight_item)
-                    fused.copy_(output) if k == 0 else fused.add_(output)
+                    if k == 0:
+                        fused.copy_(output)
+                    else:
+                        fused.add_(output)
             head_hidden = hidden[: block * n_items * self.head[0].out_features].view(block * n_items, -1)
             torch.addmm(self.head[0].bias, fused, self.head[0].weight.T, out=head_hidden).relu_()
             torch.addmm(self.head[1].bias, head_hidden, self.head[1].weight.T, out=scores[rows].view(-1, 1))
