@@ -40,6 +40,8 @@ from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
+from Recommenders._row_products cimport add_dense_product_row, add_sparse_product_row
+
 cdef enum:
     DOT = 0
     PRODUCT = 1
@@ -489,18 +491,14 @@ def rows_times_sparse(
     float[:, ::1] out, int n_threads=1,
 ):
     """``out[b] += sum_i L[rows[b], i] * R[i, :]`` with ``L`` and ``R`` in CSR (``out`` dense)."""
-    cdef int64_t n = rows.shape[0], blk, u, p, q
-    cdef float lv
-    cdef float* o
+    cdef int64_t n = rows.shape[0], blk
     if out.shape[0] != n:
         raise ValueError(f"out has {out.shape[0]} rows for {n} requested rows")
+    if n == 0 or l_cols.shape[0] == 0 or r_cols.shape[0] == 0:
+        return
     for blk in prange(n, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=8):
-        u = rows[blk]
-        o = &out[blk, 0]
-        for p in range(l_ptr[u], l_ptr[u + 1]):
-            lv = l_val[p]
-            for q in range(r_ptr[l_cols[p]], r_ptr[l_cols[p] + 1]):
-                o[r_cols[q]] += lv * r_val[q]
+        add_sparse_product_row(&out[blk, 0], rows[blk], &l_ptr[0], &l_cols[0], &l_val[0], &r_ptr[0], &r_cols[0],
+                               &r_val[0])
 
 
 def rows_times_dense(
@@ -508,17 +506,10 @@ def rows_times_dense(
     const float[:, ::1] right, float[:, ::1] out, int n_threads=1,
 ):
     """``out[b] += sum_i L[rows[b], i] * right[i, :]`` with ``L`` in CSR and ``right`` dense."""
-    cdef int64_t n = rows.shape[0], width = right.shape[1], blk, u, p, j
-    cdef float lv
-    cdef float* o
-    cdef const float* w
+    cdef int64_t n = rows.shape[0], width = right.shape[1], blk
     if out.shape[0] != n or out.shape[1] != width:
         raise ValueError(f"out has shape {tuple(out.shape)[:2]}, expected {(n, width)}")
+    if n == 0 or width == 0 or l_cols.shape[0] == 0:
+        return
     for blk in prange(n, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=8):
-        u = rows[blk]
-        o = &out[blk, 0]
-        for p in range(l_ptr[u], l_ptr[u + 1]):
-            lv = l_val[p]
-            w = &right[l_cols[p], 0]
-            for j in range(width):
-                o[j] += lv * w[j]
+        add_dense_product_row(&out[blk, 0], rows[blk], &l_ptr[0], &l_cols[0], &l_val[0], &right[0, 0], width)

@@ -18,16 +18,18 @@ order of the scores. The k survivors are heap-sorted at the end.
 ``top_k_of_sparse_product`` and ``top_k_of_dense_product`` rank the rows of a product
 ``L[rows] @ R`` without the dense block of scores: each thread scores one row into
 its own buffer of one row (which stays in cache) and ranks it at once. The products
-accumulate in the order of ``_similarity.rows_times_sparse`` / ``rows_times_dense``,
-so the scores, and the rankings, are those of ``score_rows`` followed by ``top_k_rows``.
+accumulate through ``_row_products``, as ``_similarity.rows_times_sparse`` / ``rows_times_dense``
+do, so the scores, and the rankings, are those of ``score_rows`` followed by ``top_k_rows``.
 """
 
 import numpy as np
 
 from cython.parallel import prange, threadid
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport INFINITY, NAN
 from libc.string cimport memcpy, memset
+
+from Recommenders._row_products cimport add_dense_product_row, add_sparse_product_row
 
 cdef enum:
     _CHUNK = 32
@@ -320,51 +322,42 @@ def top_k_rows(const float[:, ::1] scores, const long long[::1] excluded_indptr,
             ranker.rank(&scores[r, 0], r, threadid())
 
 
-def top_k_of_sparse_product(const long long[::1] l_ptr, const int[::1] l_cols, const float[::1] l_val,
-                            const long long[::1] rows, const long long[::1] r_ptr, const int[::1] r_cols,
+def top_k_of_sparse_product(const int64_t[::1] l_ptr, const int32_t[::1] l_cols, const float[::1] l_val,
+                            const int64_t[::1] rows, const int64_t[::1] r_ptr, const int32_t[::1] r_cols,
                             const float[::1] r_val, Py_ssize_t n_items, const long long[::1] excluded_indptr,
                             const int[::1] excluded_indices, int[:, ::1] out, int n_threads):
     """``top_k_rows`` of ``L[rows] @ R`` (``L``, ``R`` in CSR, ``R`` with ``n_items`` columns)
     into ``out``, one row at a time per thread."""
-    cdef Py_ssize_t n_rows = rows.shape[0], r, p, q
-    cdef long long u
-    cdef float lv
+    cdef Py_ssize_t n_rows = rows.shape[0], r
     cdef float* row
     if n_rows == 0 or out.shape[1] == 0:
         return
     cdef _RowRanker ranker = _RowRanker(n_rows, n_items, excluded_indptr, excluded_indices, out, n_threads, True)
+    cdef bint empty = l_cols.shape[0] == 0 or r_cols.shape[0] == 0
     with nogil:
         for r in prange(n_rows, num_threads=n_threads, schedule="dynamic", chunksize=8):
             row = ranker.zeroed_row(threadid())
-            u = rows[r]
-            for p in range(l_ptr[u], l_ptr[u + 1]):
-                lv = l_val[p]
-                for q in range(r_ptr[l_cols[p]], r_ptr[l_cols[p] + 1]):
-                    row[r_cols[q]] += lv * r_val[q]
+            if not empty:
+                add_sparse_product_row(row, rows[r], &l_ptr[0], &l_cols[0], &l_val[0], &r_ptr[0], &r_cols[0],
+                                       &r_val[0])
             ranker.rank(row, r, threadid())
 
 
-def top_k_of_dense_product(const long long[::1] l_ptr, const int[::1] l_cols, const float[::1] l_val,
-                           const long long[::1] rows, const float[:, ::1] right,
+def top_k_of_dense_product(const int64_t[::1] l_ptr, const int32_t[::1] l_cols, const float[::1] l_val,
+                           const int64_t[::1] rows, const float[:, ::1] right,
                            const long long[::1] excluded_indptr, const int[::1] excluded_indices,
                            int[:, ::1] out, int n_threads):
     """``top_k_rows`` of ``L[rows] @ right`` (``L`` in CSR, ``right`` dense) into ``out``,
     one row at a time per thread."""
-    cdef Py_ssize_t n_rows = rows.shape[0], n_items = right.shape[1], r, p, j
-    cdef long long u
-    cdef float lv
+    cdef Py_ssize_t n_rows = rows.shape[0], n_items = right.shape[1], r
     cdef float* row
-    cdef const float* w
     if n_rows == 0 or out.shape[1] == 0:
         return
     cdef _RowRanker ranker = _RowRanker(n_rows, n_items, excluded_indptr, excluded_indices, out, n_threads, True)
+    cdef bint empty = l_cols.shape[0] == 0 or n_items == 0
     with nogil:
         for r in prange(n_rows, num_threads=n_threads, schedule="dynamic", chunksize=8):
             row = ranker.zeroed_row(threadid())
-            u = rows[r]
-            for p in range(l_ptr[u], l_ptr[u + 1]):
-                lv = l_val[p]
-                w = &right[l_cols[p], 0]
-                for j in range(n_items):
-                    row[j] += lv * w[j]
+            if not empty:
+                add_dense_product_row(row, rows[r], &l_ptr[0], &l_cols[0], &l_val[0], &right[0, 0], n_items)
             ranker.rank(row, r, threadid())
