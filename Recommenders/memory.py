@@ -38,16 +38,15 @@ def check_memory_estimate(name: str, estimated_bytes: int) -> None:
         )
 
 
-#: numpy asks the kernel for transparent huge pages (``madvise``) for arrays of this many bytes or
-#: more; the kernel may then back the heap around such an array with whole pages of ``HUGE_PAGE_BYTES``.
-HUGE_PAGE_ARRAY_BYTES = 4 << 20
+#: The transparent huge page: numpy asks the kernel for them (``madvise``) for arrays of 4 MiB or
+#: more, and the kernel then backs the heap there with whole pages, also under later arrays.
 HUGE_PAGE_BYTES = 2 << 20
 
 
 def huge_page_allowance(*array_bytes: int) -> int:
     """What the resident set may hold beyond arrays of ``array_bytes`` bytes: one huge page for
-    each array large enough for numpy to ask for huge pages (measured: 1.5-2.2 MiB per array)."""
-    return HUGE_PAGE_BYTES * sum(size >= HUGE_PAGE_ARRAY_BYTES for size in array_bytes)
+    each array of a huge page or more (measured: 1.5-2.2 MiB per array of a fit's temporaries)."""
+    return HUGE_PAGE_BYTES * sum(size >= HUGE_PAGE_BYTES for size in array_bytes)
 
 
 def _malloc_trim():
