@@ -68,7 +68,8 @@ class SLIM_BPR_Cython(BaseRecommender):
         most ``topK`` entries plus the growth between two prunings; the top-k model, twice for one
         transpose, as float32 with int32 indices; the ratings' float32 copy and per-user arrays;
         huge pages) and the evaluation (the top-k model, and one block's float64 scores and their
-        sparse product as ``score_temporaries``), which comes after ``fit`` has returned the fit's temporaries."""
+        sparse product as ``score_temporaries``), which comes after ``fit`` has returned the
+        fit's temporaries to the system."""
         hyperparameters = cls.with_defaults(hyperparameters)
         top_entries = min(hyperparameters["topK"], n_items) * n_items
         if use_sparse_weights(n_items, hyperparameters["train_with_sparse_weights"]):

@@ -47,10 +47,10 @@ class SlopeOne(BaseRecommender):
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
         """``dev`` and the flags (5 bytes per item pair, and their huge pages), per-thread row
         buffers and per-row arrays (int64 row pointers, the means' float64 sums, counts and
-        quotients, the kept mean and flag: 41 bytes), + the larger of the fit's temporaries (the ratings by item and the
-        profile means' float64 copy of the values: 16 bytes per interaction, and their huge
-        pages) and the base estimate (the evaluation, after ``fit`` has returned those to the
-        system)."""
+        quotients, the kept mean and flag: 41 bytes), + the larger of the fit's temporaries (the
+        ratings by item and the profile means' float64 copy of the values: 16 bytes per
+        interaction, and their huge pages) and the base estimate (the evaluation, after ``fit``
+        has returned those to the system)."""
         pairs = 5 * n_items * n_items + huge_page_allowance(4 * n_items * n_items, n_items * n_items)
         buffers = configured_threads() * n_items * 12
         per_row = (n_users + n_items) * 41
