@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Recommenders.matrix_products import COUNT_CHUNK
-from Recommenders.memory import check_memory_estimate
+from Recommenders.memory import check_memory_estimate, release_freed_memory
 from Recommenders.ranking import rank_top_k
 from Recommenders.threads import configured_threads
 
@@ -42,26 +42,29 @@ def score_block_users(n_users: int) -> int:
     return min(SCORE_BLOCK_USERS, n_users)
 
 
-def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int, score_block: bool = True) -> int:
+def evaluation_memory_bytes(n_users: int, n_items: int, n_interactions: int, score_block: bool = True,
+                            score_temporaries: int = 0) -> int:
     """What an evaluation adds: the training popularity's temporary arrays (``column_counts``:
     13 bytes per entry of a chunk, and int64 and float64 counts per item), the canonical copies
     of validation and test (8 bytes per hold-out interaction, and their row pointers; the
-    hold-outs taken as at most as many as the training interactions or 2 per user, whichever
-    is more: leave-one-out holds out 2 per user, the global timestamp split 40% of all
-    interactions), one float32 block of scores (temporaries a model's ``_score`` makes are its
-    own estimate's) or, for a model that scores and ranks one user at a time
+    hold-outs taken as at most 2/3 of the training interactions or 2 per user, whichever is
+    more: leave-one-out holds out 2 per user, the global timestamp split 40% of all
+    interactions, 2/3 of the 60% it trains on, more only by timestamps tied at its cut), one
+    float32 block of scores or, for a model that scores and ranks one user at a time
     (``score_block=False``), a float32 row and its row pointers per thread, the metrics' arrays
     of a block's ranking, and the int32 rankings of every user kept for validation and test
-    (the blocks and their stacked copy). Phases of
-    the evaluation are summed: glibc keeps a freed block of scores resident, so the metrics'
-    arrays come on top of it (TopPop at 6,000 x 2,000)."""
-    hold_out_copies = max(n_interactions, 2 * n_users) * 8 + n_users * 8
+    (the blocks and their stacked copy). The freed block of scores is counted under the
+    metrics, as glibc may keep it resident (TopPop at 6,000 x 2,000). ``score_temporaries``,
+    what a model's ``_score`` makes for a block beside it, exist only while users are ranked,
+    before the popularity, the metrics' arrays and the stacked rankings: the larger of the two
+    counts."""
+    hold_out_copies = max(2 * n_interactions // 3, 2 * n_users) * 8 + n_users * 8
     block = score_block_users(n_users)
     scores = block * n_items * 4 if score_block else configured_threads() * n_items * 4 + n_users * 8
-    popularity = min(n_interactions, COUNT_CHUNK) * 13 + n_items * 24
-    return (popularity + hold_out_copies + scores
-            + block * EVALUATED_RANKS * METRIC_BYTES_PER_RANK
-            + n_users * EVALUATED_RANKS * 8)
+    ranking_blocks = n_users * EVALUATED_RANKS * 4
+    after_ranking = (min(n_interactions, COUNT_CHUNK) * 13 + n_items * 24  # the popularity's temporaries
+                     + block * EVALUATED_RANKS * METRIC_BYTES_PER_RANK + ranking_blocks)
+    return hold_out_copies + scores + ranking_blocks + max(score_temporaries, after_ranking)
 
 
 class BaseRecommender:
@@ -100,7 +103,8 @@ class BaseRecommender:
         return evaluation_memory_bytes(n_users, n_items, n_interactions, ranks_from_score_blocks)
 
     def fit(self, URM_train, **hyperparameters) -> "BaseRecommender":
-        """Validate the matrix, check the memory budget, fit, and record ``fit_seconds_``.
+        """Validate the matrix, check the memory budget, fit, return the fit's freed temporaries
+        to the system (so that an evaluation does not come on top of them), and record ``fit_seconds_``.
 
         Hyperparameters not given take the registry's defaults (``default_hyperparameters``),
         so ``fit(URM)`` is the search's default configuration.
@@ -116,6 +120,7 @@ class BaseRecommender:
         self.URM_train_ = URM
         self.n_users_, self.n_items_ = n_users, n_items
         self._fit(URM, **hyperparameters)
+        release_freed_memory()
         self.fit_seconds_ = time.perf_counter() - start
         return self
 

@@ -25,6 +25,7 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer
 from Recommenders.kernel_indices import kernel_csr_arrays
+from Recommenders.memory import huge_page_allowance
 from Recommenders.slope_one import profile_means
 from Recommenders.threads import kernel_threads
 
@@ -34,15 +35,18 @@ class CoClustering(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + the ratings by item and the mean ratings' float64 copy of the values (both
-        freed before the evaluation, but they may stay resident) + cluster tables + float64 scores of
-        one block and their sum."""
+        """Cluster tables and per-row arrays (kept), + the larger of the fit's temporaries (the
+        ratings by item and the mean ratings' float64 copy of the values, 16 bytes per
+        interaction, and their huge pages) and the evaluation (the base estimate, and the float64
+        scores of one block), which comes after ``fit`` has returned those to the system."""
         hyperparameters = cls.with_defaults(hyperparameters)
         clusters = hyperparameters["n_cltr_u"] * hyperparameters["n_cltr_i"] * 32
-        by_item = n_interactions * 16 + (n_items + 1) * 8
         per_row = (n_users + n_items) * 24
-        return (super().estimate_memory_bytes(n_users, n_items, n_interactions) + clusters + by_item + per_row
-                + SCORE_BLOCK_USERS * n_items * 16)
+        fit_temporaries = (n_interactions * 16 + (n_items + 1) * 8
+                           + huge_page_allowance(4 * n_interactions, 4 * n_interactions, 8 * n_interactions))
+        evaluation = (super().estimate_memory_bytes(n_users, n_items, n_interactions)
+                      + SCORE_BLOCK_USERS * n_items * 8)
+        return clusters + per_row + max(fit_temporaries, evaluation)
 
     def _fit(self, URM_train, *, n_cltr_u, n_cltr_i, n_epochs):
         if n_cltr_u < 1 or n_cltr_i < 1:
@@ -77,11 +81,9 @@ class CoClustering(BaseRecommender):
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
         uc = self.user_cluster_[user_ids]
         ic = self.item_cluster_
-        scores = (
-            self.avg_cocluster_[np.ix_(uc, ic)]
-            + (self.user_mean_[user_ids] - self.avg_user_cluster_[uc])[:, None]
-            + (self.item_mean_ - self.avg_item_cluster_[ic])[None, :]
-        )
+        scores = self.avg_cocluster_[np.ix_(uc, ic)]  # the one float64 block: the terms are added in place
+        scores += (self.user_mean_[user_ids] - self.avg_user_cluster_[uc])[:, None]
+        scores += (self.item_mean_ - self.avg_item_cluster_[ic])[None, :]
         known_user = self.known_user_[user_ids]
         scores[~known_user] = self.item_mean_
         scores[:, ~self.known_item_] = self.user_mean_[user_ids, None]

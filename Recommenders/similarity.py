@@ -71,6 +71,13 @@ def top_k_transposed(counts, indices, values, k, shape) -> sp.csr_matrix:
     return sp.csr_matrix((values, indices, indptr), shape=shape)
 
 
+def column_sums_of_squares(X: sp.csc_matrix) -> np.ndarray:
+    """float64 sum of the squared values of each column of the CSC ``X``, in stored order (its
+    int64 column numbers per entry are freed on return, before the similarity's copies)."""
+    column_of_entry = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+    return np.bincount(column_of_entry, weights=np.square(X.data, dtype=np.float64), minlength=X.shape[1])
+
+
 def compute_similarity(X, similarity: str = "cosine", topK: int = 100, shrink: float = 0.0, normalize: bool = True,
                        asymmetric_alpha: float = 0.5, tversky_alpha: float = 1.0, tversky_beta: float = 1.0,
                        normalize_avg_row: bool = False, similarity_from_distance_mode: str = "lin") -> sp.csr_matrix:
@@ -85,12 +92,11 @@ def compute_similarity(X, similarity: str = "cosine", topK: int = 100, shrink: f
     if not sp.issparse(X):
         raise TypeError(f"X must be a scipy sparse matrix, got {type(X).__name__}")
     X = sp.csc_matrix(X, dtype=np.float32)
+    X.sort_indices()
     check_finite(X)
-    if similarity in _SET_SIMILARITIES:
-        X = X.copy()
-        X.data[:] = 1.0
-    column_of_entry = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
-    squares = np.bincount(column_of_entry, weights=np.square(X.data, dtype=np.float64), minlength=X.shape[1])
+    if similarity in _SET_SIMILARITIES:  # presence only: values of one on the same (sorted) structure
+        X = sp.csc_matrix((np.ones_like(X.data), X.indices, X.indptr), shape=X.shape)
+    squares = column_sums_of_squares(X)
     norms = np.sqrt(squares)
     shrink = float(shrink)
     if similarity == "euclidean":

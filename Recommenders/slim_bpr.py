@@ -29,19 +29,22 @@ import scipy.sparse as sp
 from Recommenders._sgd_common import SGD_MODES, optimizer_state_arrays
 from Recommenders._slim_bpr_sgd import SlimBPRSGD, mirror_lower_triangle
 from Recommenders.algorithm_spec import AlgorithmSpec
-from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
+from Recommenders.base import BaseRecommender, evaluation_memory_bytes, score_block_users
 from Recommenders.bpr_positives import bpr_positives
 from Recommenders.hyperparameter_space import Categorical, HyperparameterSpace, Integer, Real
 from Recommenders.kernel_indices import kernel_csr_arrays
-from Recommenders.memory import memory_limit_bytes
+from Recommenders.memory import huge_page_allowance, memory_limit_bytes
 from Recommenders.threads import kernel_threads
 
 #: Share of the memory budget the dense matrix may take (the reference's ``free_mem_threshold``).
 DENSE_SHARE_OF_BUDGET = 0.5
 #: Bytes per stored entry of a sparse row: int32 key + float64 value at a load factor down to 1/4.
 SPARSE_ENTRY_BYTES = 48
-#: Rows of the dense matrix ranked at once when extracting the top-k.
+#: Rows of the dense matrix ranked at once when extracting the top-k, and the bytes per entry of
+#: a block that the extraction holds at once: the previous block's int64 ranking while the next
+#: block's mask, candidates and ranking are made (1 + 8 + 8 + 8), its selected values (8).
 TOP_K_BLOCK_ROWS = 256
+TOP_K_BLOCK_BYTES = 33
 
 
 def dense_bytes(n_items: int) -> int:
@@ -60,18 +63,27 @@ class SLIM_BPR_Cython(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate + the similarity storage (dense matrix, or sparse rows of at most ``topK``
-        entries plus the growth between two prunings) + the top-k model (twice, for one transpose)
-        + optimizer state + one block of scores and its sparse product."""
+        """Per-item state (kept) + the larger of the fit (the similarity storage: dense matrix and
+        the temporaries of two blocks of its rows while extracting the top-k, or sparse rows of at
+        most ``topK`` entries plus the growth between two prunings; the top-k model, twice for one
+        transpose, as float32 with int32 indices; the ratings' float32 copy and per-user arrays;
+        huge pages) and the evaluation (the top-k model, and one block's float64 scores and their
+        sparse product as ``score_temporaries``), which comes after ``fit`` has returned the
+        fit's temporaries to the system."""
         hyperparameters = cls.with_defaults(hyperparameters)
-        top_k = min(hyperparameters["topK"], n_items)
+        top_entries = min(hyperparameters["topK"], n_items) * n_items
         if use_sparse_weights(n_items, hyperparameters["train_with_sparse_weights"]):
-            storage = SPARSE_ENTRY_BYTES * (top_k * n_items + 2 * n_interactions // 5 + 8 * n_items)
+            storage = SPARSE_ENTRY_BYTES * (top_entries + 2 * n_interactions // 5 + 8 * n_items)
+            storage_arrays = ()
         else:
-            storage = dense_bytes(n_items) + TOP_K_BLOCK_ROWS * n_items * 24
-        model = 2 * top_k * n_items * 12
-        scores = SCORE_BLOCK_USERS * n_items * 16
-        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + storage + model + scores + 16 * n_items
+            storage = dense_bytes(n_items) + TOP_K_BLOCK_ROWS * n_items * TOP_K_BLOCK_BYTES
+            storage_arrays = (dense_bytes(n_items),) + (TOP_K_BLOCK_ROWS * n_items * 8,) * 3
+        model_arrays = (4 * top_entries,) * 4
+        fit = (storage + 16 * top_entries + 4 * n_interactions + 32 * n_users
+               + huge_page_allowance(*storage_arrays, *model_arrays, 4 * n_interactions))
+        evaluation = 8 * top_entries + evaluation_memory_bytes(
+            n_users, n_items, n_interactions, score_temporaries=score_block_users(n_users) * n_items * 16)
+        return 16 * n_items + max(fit, evaluation)
 
     def _fit(self, URM_train, *, epochs, positive_threshold_BPR, train_with_sparse_weights, symmetric, lambda_i,
              lambda_j, learning_rate, topK, sgd_mode):
@@ -104,12 +116,14 @@ class SLIM_BPR_Cython(BaseRecommender):
             self.epoch_seconds_.append(time.perf_counter() - start)
         n_threads = kernel_threads(n_items * n_items)
         if self.sparse_weights_:
-            S_top = sp.csr_matrix(engine.sparse_top_k(n_threads), shape=(n_items, n_items))
+            data, indices, indptr = engine.sparse_top_k(n_threads)
+            S_top = sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=(n_items, n_items))
+            del data  # the float64 values are not kept beside the model's float32 ones
         else:
             if symmetric:
                 mirror_lower_triangle(dense, n_threads)
             S_top = dense_top_k(dense, topK)
-        self.W_ = S_top.T.tocsr().astype(np.float32)
+        self.W_ = S_top.T.tocsr()
         self.W_.sort_indices()
 
     def _score(self, user_ids: np.ndarray) -> np.ndarray:
@@ -119,20 +133,20 @@ class SLIM_BPR_Cython(BaseRecommender):
 
 
 def dense_top_k(S: np.ndarray, k: int) -> sp.csr_matrix:
-    """Per row of ``S``: its ``k`` largest non-zero entries off the diagonal, as CSR float64."""
+    """Per row of ``S``: its ``k`` largest non-zero entries off the diagonal, as CSR float32 with
+    int32 indices (the model's types, so that nothing is copied to convert it)."""
     n = S.shape[0]
     k = min(k, n)
     np.fill_diagonal(S, 0.0)
     counts, indices, data = [], [], []
     for start in range(0, n, TOP_K_BLOCK_ROWS):
         block = S[start : start + TOP_K_BLOCK_ROWS]
-        candidates = np.where(block != 0, block, -np.inf)  # zeros never make the top k
-        top = np.argpartition(-candidates, k - 1, axis=1)[:, :k]
+        top = np.argpartition(np.where(block != 0, -block, np.inf), k - 1, axis=1)[:, :k]  # zeros never make it
         values = np.take_along_axis(block, top, axis=1)
         keep = values != 0
         counts.append(keep.sum(axis=1))
-        indices.append(top[keep])
-        data.append(values[keep])
+        indices.append(top[keep].astype(np.int32))
+        data.append(values[keep].astype(np.float32))
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
     return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape=(n, n))
 

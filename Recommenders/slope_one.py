@@ -27,6 +27,7 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace
 from Recommenders.kernel_indices import kernel_csr_arrays
+from Recommenders.memory import huge_page_allowance
 from Recommenders.threads import configured_threads, kernel_threads
 
 
@@ -44,13 +45,19 @@ class SlopeOne(BaseRecommender):
 
     @classmethod
     def estimate_memory_bytes(cls, n_users, n_items, n_interactions, **hyperparameters):
-        """Base estimate (which holds one block of scores) + ``dev`` and the flags (5 bytes per
-        item pair) + per-interaction copies while fitting (the ratings by item and their
-        transpose, the profile means' float64 copy of the values: 32 bytes) + per-thread row buffers."""
-        pairs = 5 * n_items * n_items
-        copies = n_interactions * 32 + (n_items + 1) * 8
+        """``dev`` and the flags (5 bytes per item pair, and their huge pages), per-thread row
+        buffers and per-row arrays (int64 row pointers, the means' float64 sums, counts and
+        quotients, the kept mean and flag: 41 bytes), + the larger of the fit's temporaries (the
+        ratings by item and the profile means' float64 copy of the values: 16 bytes per
+        interaction, and their huge pages) and the base estimate (the evaluation, after ``fit``
+        has returned those to the system)."""
+        pairs = 5 * n_items * n_items + huge_page_allowance(4 * n_items * n_items, n_items * n_items)
         buffers = configured_threads() * n_items * 12
-        return super().estimate_memory_bytes(n_users, n_items, n_interactions) + pairs + copies + buffers
+        per_row = (n_users + n_items) * 41
+        fit_temporaries = n_interactions * 16 + huge_page_allowance(4 * n_interactions, 4 * n_interactions,
+                                                                    8 * n_interactions)
+        evaluation = super().estimate_memory_bytes(n_users, n_items, n_interactions)
+        return pairs + buffers + per_row + max(fit_temporaries, evaluation)
 
     def _fit(self, URM_train):
         n_items = URM_train.shape[1]

@@ -5,8 +5,9 @@ estimate, on random splits, ``benchmarks/memory_peak.py`` (one child process per
 measures the resident-set rise of the fit and of the evaluation on validation and test.
 The upper bound is checked for every algorithm at ``SHAPE`` (the neural models at
 ``NEURAL_SHAPE``: an epoch of NeuRec is a pass over every user-item pair); the ratio needs
-data that outweigh fixed costs, so it is checked at ``RATIO_SHAPE``, and for the neural
-models at their shape with ``FIXED_BYTES`` of fixed costs allowed.
+data that outweigh fixed costs, so it is checked at ``RATIO_SHAPE`` and at
+``FEW_ITEMS_RATIO_SHAPE`` (few items and many interactions per user, as Jester's), and for
+the neural models at their shape with ``FIXED_BYTES`` of fixed costs allowed.
 """
 
 import json
@@ -22,6 +23,11 @@ from tests.conftest import run_module
 SHAPE = (1000, 500, 20_000)  # users, items, interactions (80% of them train)
 NEURAL_SHAPE = (300, 200, 6_000)
 RATIO_SHAPE = (6000, 2000, 300_000)
+#: 10,000 users x 200 items, 941,728 training interactions (94 per user, as 20,000 x 200 x
+#: 3,000,000 has): the terms counted per interaction (fit copies, hold-outs) weigh most here, the
+#: per-item-pair ones least. (At 6,000 x 100 x 600,000 the fixed costs of an evaluation block
+#: outweighed them: TopPop 1.62 there, 1.45 at 20,000 x 200.)
+FEW_ITEMS_RATIO_SHAPE = (10_000, 200, 1_500_000)
 #: Measurement noise allowed above the estimate: page and allocator granularity.
 SLACK_BYTES = 1 << 20
 #: How far an estimate may lie above the measured peak.
@@ -33,6 +39,18 @@ OTHERS = [name for name in ALGORITHMS if name not in NEURAL]
 #: (``memory_peak.py --co-occurring``), and ``topK`` coefficients per item; on the random split the
 #: working sets and supports stay a fraction of them (estimate 2.1 times the peak at ``RATIO_SHAPE``).
 RESERVING = ["SLIMElasticNetRecommender"]
+#: Not measured at ``FEW_ITEMS_RATIO_SHAPE``: NMF's largest configuration (350 factors, nndsvda
+#: initialisation) is refused where the factors outnumber the items; AsySVD's one epoch there takes
+#: 52 s (each sample reads its user's whole profile) for a ratio of 1.52-1.55 (1.37-1.45 at
+#: 20,000 x 200 x 3,000,000): its estimate adds the fit's copies of the interactions to the evaluation.
+FEW_ITEMS = [name for name in OTHERS if name not in ("NMFRecommender", "MatrixFactorization_AsySVD_Cython")]
+#: Checked only as an upper bound at ``FEW_ITEMS_RATIO_SHAPE``, a known limit (see the README's
+#: memory section): ItemKNN, whose estimate adds the fit's copies of the interactions to the
+#: evaluation, lies at 1.32-1.51 times the peak there (1.22-1.23 at 20,000 x 200 x 3,000,000),
+#: SLIM-ElasticNet at 1.61-1.72 (1.57-1.67), above what its worst-case reserves explain.
+FEW_ITEMS_BOUND_ONLY = [name for name in FEW_ITEMS if name.startswith("ItemKNNCF_")] + ["SLIMElasticNetRecommender"]
+RATIO_CASES = ([("many items", name) for name in OTHERS if name not in RESERVING]
+               + [("few items", name) for name in FEW_ITEMS if name not in FEW_ITEMS_BOUND_ONLY])
 #: What a neural estimate may hold above ``MAX_RATIO`` times the peak at ``NEURAL_SHAPE``: the
 #: score block, the metrics' arrays and the networks' fixed sizes (layers of 100 to 600 units).
 FIXED_BYTES = 8 << 20
@@ -55,7 +73,7 @@ def measurements() -> dict:
 
 @pytest.fixture(scope="module")
 def ratio_measurements() -> dict:
-    return _measure(OTHERS, RATIO_SHAPE)
+    return {"many items": _measure(OTHERS, RATIO_SHAPE), "few items": _measure(FEW_ITEMS, FEW_ITEMS_RATIO_SHAPE)}
 
 
 def _describe(name: str, row: dict) -> str:
@@ -84,11 +102,17 @@ def test_estimate_is_an_upper_bound_of_the_measured_peak(measurements, name):
     assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(name, row)
 
 
-@pytest.mark.parametrize("name", [name for name in OTHERS if name not in RESERVING])
-def test_estimate_is_within_the_ratio_of_the_measured_peak(ratio_measurements, name):
-    row = _row(ratio_measurements, name)
+@pytest.mark.parametrize(("shape", "name"), RATIO_CASES)
+def test_estimate_is_within_the_ratio_of_the_measured_peak(ratio_measurements, shape, name):
+    row = _row(ratio_measurements[shape], name)
     assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(name, row)
     assert row["estimate_bytes"] <= MAX_RATIO * row["peak_bytes"] + SLACK_BYTES, _describe(name, row)
+
+
+@pytest.mark.parametrize("name", FEW_ITEMS_BOUND_ONLY)
+def test_estimate_is_an_upper_bound_at_the_few_items_shape(ratio_measurements, name):
+    row = _row(ratio_measurements["few items"], name)
+    assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(name, row)
 
 
 def test_slim_elastic_net_estimate_exceeds_the_ratio_only_by_its_worst_case_reserves(ratio_measurements):
@@ -96,7 +120,7 @@ def test_slim_elastic_net_estimate_exceeds_the_ratio_only_by_its_worst_case_rese
     working sets and supports fill would touch: each thread's local Gram at full capacity, and the
     ``topK`` coefficient slots of every item in the kernel's output and in ``W_``."""
     name = "SLIMElasticNetRecommender"
-    row = _row(ratio_measurements, name)
+    row = _row(ratio_measurements["many items"], name)
     assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(name, row)
     n_users, n_items, _ = row["shape"]
     capacity = min(n_items, slim_elastic_net.MAX_WORKING_SET)
