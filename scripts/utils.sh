@@ -165,8 +165,10 @@ trap_signals() {
 }
 
 _reczilla_on_signal() {
-  # Only the first signal counts: a later one must not cut the cleanup short (EXIT traps).
-  if ((_reczilla_signal != 0)); then return; fi
+  # Only the first signal counts: the later ones are ignored from here on, so that none can cut
+  # the cleanup (EXIT traps) short. A handler that ran `return` while the shell was exiting from
+  # a function (run_child's exit) would make bash skip the EXIT trap altogether.
+  trap '' HUP INT TERM
   _reczilla_signal=$1
   if [[ -z $_reczilla_child ]]; then exit "$_reczilla_signal"; fi
   kill -TERM "$_reczilla_child" 2>/dev/null || true

@@ -43,3 +43,28 @@ setup() {
   long=$(printf 'n%.0s' {1..300})
   assert_equal "$(utils done_marker_name "$long")" "${long:0:150}-$(printf %s "$long" | sha256sum | cut -c1-16).done"
 }
+
+@test "a worker's EXIT trap runs whenever a second TERM arrives after the first (the local backend sends two)" {
+  # As on the local backend: a subshell with trap_signals runs a script with trap_signals and an
+  # EXIT trap (run_experiment_on_instance.sh uploads its log there); TERM to their process group,
+  # then the subshell's run_child passes TERM on. That second TERM lands at a random moment, at
+  # times while the script runs run_child's `exit`, the moment to survive: 200 rounds to meet it.
+  cat >worker.sh <<'SCRIPT'
+set -euo pipefail
+source "$1/scripts/utils.sh"
+out=$2
+trap 'echo cleaned >>"$out"' EXIT
+trap_signals
+run_child bash -c 'echo started >>"$0"; exec sleep 30' "$out"
+SCRIPT
+  local round tries status
+  for ((round = 1; round <= 200; round++)); do
+    : >out
+    start_in_own_group bash -c 'source "$0/scripts/utils.sh"; trap : TERM; (trap_signals; run_child bash worker.sh "$0" out)' "$REPO_ROOT"
+    for ((tries = 0; tries < 500; tries++)); do [[ -s out ]] && break; sleep 0.01; done
+    kill -TERM -- "-$STARTED_PID"
+    status=0
+    wait "$STARTED_PID" || status=$?
+    assert_equal "$status $(tr '\n' ' ' <out)" "143 started cleaned " || { echo "round $round"; false; }
+  done
+}
