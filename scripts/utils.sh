@@ -165,10 +165,12 @@ trap_signals() {
 }
 
 _reczilla_on_signal() {
-  # Only the first signal counts: the later ones are ignored from here on, so that none can cut
+  # Only the first signal counts: the later ones meet a no-op from here on, so that none can cut
   # the cleanup (EXIT traps) short. A handler that ran `return` while the shell was exiting from
-  # a function (run_child's exit) would make bash skip the EXIT trap altogether.
-  trap '' HUP INT TERM
+  # a function (run_child's exit) would make bash skip the EXIT trap altogether. Caught, not
+  # ignored: an ignored signal stays ignored in the cleanup's own commands, which then could not
+  # be stopped.
+  trap : HUP INT TERM
   _reczilla_signal=$1
   if [[ -z $_reczilla_child ]]; then exit "$_reczilla_signal"; fi
   kill -TERM "$_reczilla_child" 2>/dev/null || true
