@@ -1,6 +1,7 @@
 """Runs ``run_experiment`` with the neural models adjusted for tests (a fresh process each).
 
     python -m tests.neural_runs quick EPOCHS ARGS...   # at most EPOCHS epochs, in fewer, larger batches
+    python -m tests.neural_runs endless EPOCHS ARGS... # the same, without early stopping
     python -m tests.neural_runs without-torch ARGS...  # as if PyTorch were not installed
 """
 
@@ -17,8 +18,13 @@ QUICK_BATCH_SIZES = {"INeuRec_RecommenderWrapper": 4096, "UNeuRec_RecommenderWra
 
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    if mode == "quick":
+    if mode in ("quick", "endless"):
         import torch  # noqa: F401  (imported once here, inherited by the forked search; no kernel runs)
+
+        if mode == "endless":  # no number of validations without improvement stops a training
+            from Recommenders.neural import training
+
+            training.LOWER_VALIDATIONS_ALLOWED = sys.maxsize
 
         epochs, args = int(args[0]), args[1:]
         for name, spec in list(ALGORITHMS.items()):

@@ -30,6 +30,10 @@ RATIO_SHAPE = (6000, 2000, 300_000)
 FEW_ITEMS_RATIO_SHAPE = (10_000, 200, 1_500_000)
 #: Measurement noise allowed above the estimate: page and allocator granularity.
 SLACK_BYTES = 1 << 20
+#: How far one configuration's resident peak varies from run to run with the transparent huge
+#: pages the kernel can give at the time (CoClustering at ``FEW_ITEMS_RATIO_SHAPE``: 14.5 MiB in
+#: the full suite, 19.5 alone): the ratio check allows it, so as not to fail on a low draw.
+PEAK_NOISE_BYTES = 6 << 20
 #: How far an estimate may lie above the measured peak.
 MAX_RATIO = 1.5
 NEURAL = [name for name, spec in ALGORITHMS.items() if spec.extra == "neural"]
@@ -106,7 +110,7 @@ def test_estimate_is_an_upper_bound_of_the_measured_peak(measurements, name):
 def test_estimate_is_within_the_ratio_of_the_measured_peak(ratio_measurements, shape, name):
     row = _row(ratio_measurements[shape], name)
     assert row["estimate_bytes"] + SLACK_BYTES >= row["peak_bytes"], _describe(name, row)
-    assert row["estimate_bytes"] <= MAX_RATIO * row["peak_bytes"] + SLACK_BYTES, _describe(name, row)
+    assert row["estimate_bytes"] <= MAX_RATIO * row["peak_bytes"] + PEAK_NOISE_BYTES, _describe(name, row)
 
 
 @pytest.mark.parametrize("name", FEW_ITEMS_BOUND_ONLY)

@@ -367,7 +367,7 @@ def test_gpu_request_without_gpu_is_a_usage_error(background_runs):
 
 def test_the_time_limit_stops_a_long_training(small_split, tmp_path):
     start = time.monotonic()
-    result = run_module("tests.neural_runs", "quick", 100_000,
+    result = run_module("tests.neural_runs", "endless", 100_000,  # early stopping would end it before 8 s
                         *experiment_args(small_split, tmp_path, alg="UNeuRec_RecommenderWrapper", time_limit=8))
     assert result.returncode == 0, result.stderr
     metadata = read_result_metadata(tmp_path / "result.zip")
