@@ -25,8 +25,7 @@ from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.base import SCORE_BLOCK_USERS, BaseRecommender
 from Recommenders.hyperparameter_space import HyperparameterSpace, Integer
 from Recommenders.kernel_indices import kernel_csr_arrays
-from Recommenders.memory import huge_page_allowance
-from Recommenders.slope_one import profile_means
+from Recommenders.slope_one import by_item_temporaries_bytes, profile_means
 from Recommenders.threads import kernel_threads
 
 
@@ -42,8 +41,7 @@ class CoClustering(BaseRecommender):
         hyperparameters = cls.with_defaults(hyperparameters)
         clusters = hyperparameters["n_cltr_u"] * hyperparameters["n_cltr_i"] * 32
         per_row = (n_users + n_items) * 24
-        fit_temporaries = (n_interactions * 16 + (n_items + 1) * 8
-                           + huge_page_allowance(4 * n_interactions, 4 * n_interactions, 8 * n_interactions))
+        fit_temporaries = by_item_temporaries_bytes(n_interactions) + (n_items + 1) * 8
         evaluation = (super().estimate_memory_bytes(n_users, n_items, n_interactions)
                       + SCORE_BLOCK_USERS * n_items * 8)
         return clusters + per_row + max(fit_temporaries, evaluation)

@@ -40,6 +40,13 @@ def profile_means(URM: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     return sums / np.maximum(counts, 1), counts > 0
 
 
+def by_item_temporaries_bytes(n_interactions: int) -> int:
+    """What a fit that reads the ratings by item and takes ``profile_means`` holds for a while: the
+    CSC copy's int32 indices and float32 values and the means' float64 copy of the values (16 bytes
+    per interaction), with a huge page for each of those arrays."""
+    return n_interactions * 16 + huge_page_allowance(4 * n_interactions, 4 * n_interactions, 8 * n_interactions)
+
+
 class SlopeOne(BaseRecommender):
     """SlopeOne rating predictor (see the module docstring)."""
 
@@ -54,8 +61,7 @@ class SlopeOne(BaseRecommender):
         pairs = 5 * n_items * n_items + huge_page_allowance(4 * n_items * n_items, n_items * n_items)
         buffers = configured_threads() * n_items * 12
         per_row = (n_users + n_items) * 41
-        fit_temporaries = n_interactions * 16 + huge_page_allowance(4 * n_interactions, 4 * n_interactions,
-                                                                    8 * n_interactions)
+        fit_temporaries = by_item_temporaries_bytes(n_interactions)
         evaluation = super().estimate_memory_bytes(n_users, n_items, n_interactions)
         return pairs + buffers + per_row + max(fit_temporaries, evaluation)
 
