@@ -21,7 +21,7 @@ from scipy.linalg import lapack
 
 from Recommenders.algorithm_spec import AlgorithmSpec
 from Recommenders.hyperparameter_space import HyperparameterSpace, Real
-from Recommenders.matrix_products import gram_matrix
+from Recommenders.matrix_products import column_sums_of_squares, gram_matrix
 from Recommenders.similarity import column_top_k, top_k_memory_bytes
 from Recommenders.similarity_recommenders import ItemSimilarityRecommender
 
@@ -59,10 +59,9 @@ def _symmetrize_from_lower(G: np.ndarray) -> None:
 def _l2_normalize_columns(X) -> sp.csr_matrix:
     """``X`` with each nonzero column divided by its L2 norm, as CSR float32."""
     X = sp.csc_matrix(X, dtype=np.float32, copy=True)
-    columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
-    norms = np.sqrt(np.bincount(columns, weights=np.square(X.data, dtype=np.float64), minlength=X.shape[1]))
+    norms = np.sqrt(column_sums_of_squares(X))
     norms[norms == 0] = 1.0
-    X.data /= norms[columns].astype(np.float32)
+    X.data /= np.repeat(norms, np.diff(X.indptr)).astype(np.float32)
     return X.tocsr()
 
 

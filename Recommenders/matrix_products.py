@@ -3,7 +3,7 @@
 ``gram_matrix(X)`` is the dense ``X^T X``; ``score_rows(left, rows, right)`` is
 ``left[rows] @ right``, the scoring step of the similarity models. ``csr_arrays`` gives
 the engine's view of a CSR (or CSC) matrix, ``check_finite`` refuses NaN and infinity,
-``column_counts`` counts the entries of each column.
+``column_counts`` counts the entries of each column, ``column_sums_of_squares`` sums their squares.
 """
 
 import numpy as np
@@ -37,6 +37,13 @@ def column_counts(X: sp.csr_matrix, nonzero_only: bool = False) -> np.ndarray:
             indices = indices[X.data[start:end] != 0]
         counts += np.bincount(indices, minlength=X.shape[1])
     return counts
+
+
+def column_sums_of_squares(X: sp.csc_matrix) -> np.ndarray:
+    """float64 sum of the squared values of each column of the CSC ``X``, in stored order (its
+    int64 column numbers per entry are freed on return)."""
+    column_of_entry = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+    return np.bincount(column_of_entry, weights=np.square(X.data, dtype=np.float64), minlength=X.shape[1])
 
 
 def check_finite(X) -> None:

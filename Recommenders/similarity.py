@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from Recommenders import _similarity
-from Recommenders.matrix_products import check_finite, csr_arrays
+from Recommenders.matrix_products import check_finite, column_sums_of_squares, csr_arrays
 from Recommenders.threads import configured_threads
 
 SIMILARITIES = ("cosine", "asymmetric", "jaccard", "dice", "tversky", "euclidean")
@@ -69,13 +69,6 @@ def top_k_transposed(counts, indices, values, k, shape) -> sp.csr_matrix:
     """The transpose (CSR, sorted indices) of a top-k kernel's result: entry ``(r, c)`` becomes ``(c, r)``."""
     indptr, indices, values = _similarity.transpose_top_k(counts, indices, values, k, shape[0])
     return sp.csr_matrix((values, indices, indptr), shape=shape)
-
-
-def column_sums_of_squares(X: sp.csc_matrix) -> np.ndarray:
-    """float64 sum of the squared values of each column of the CSC ``X``, in stored order (its
-    int64 column numbers per entry are freed on return, before the similarity's copies)."""
-    column_of_entry = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
-    return np.bincount(column_of_entry, weights=np.square(X.data, dtype=np.float64), minlength=X.shape[1])
 
 
 def compute_similarity(X, similarity: str = "cosine", topK: int = 100, shrink: float = 0.0, normalize: bool = True,
