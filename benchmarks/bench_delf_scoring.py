@@ -11,7 +11,6 @@ of the resident set (``VmHWM`` after minus ``VmRSS`` before), and the largest sc
 """
 
 import argparse
-import ctypes
 import json
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.memory_peak import _status_bytes, random_split  # noqa: E402
+from benchmarks.memory_peak import peak_rise, random_split, reset_peak  # noqa: E402
 from Recommenders.base import SCORE_BLOCK_USERS  # noqa: E402
 from Recommenders.neural.recommender import SCORE_CHUNK_ELEMENTS  # noqa: E402
 
@@ -58,9 +57,7 @@ def child(variant: str, shape: list[int], n_scored: int, fusion: str, output: st
                  learner="adam").eval()
     with torch.no_grad():
         model.cached("attentive", model.attentive_embeddings)
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    before = _status_bytes("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")
+    before = reset_peak()
     wall, cpu = time.perf_counter(), time.process_time()
     kept = []
     with torch.no_grad():
@@ -73,7 +70,7 @@ def child(variant: str, shape: list[int], n_scored: int, fusion: str, output: st
             kept.append(scores[:, :50].numpy().copy())  # a sample for the comparison
     result = {"variant": variant, "wall_s": round(time.perf_counter() - wall, 2),
               "cpu_s": round(time.process_time() - cpu, 2),
-              "rss_rise_mib": round((_status_bytes("VmHWM") - before) / 2**20, 1)}
+              "rss_rise_mib": round(peak_rise(before) / 2**20, 1)}
     np.save(output, np.concatenate(kept))
     print(json.dumps(result), flush=True)
 

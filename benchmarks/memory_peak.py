@@ -17,7 +17,6 @@ Used by ``tests/test_memory_estimates.py`` and ``benchmarks/bench_memory_estimat
 """
 
 import argparse
-import ctypes
 import gc
 import inspect
 import itertools
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from Experiment_handler.evaluator import SharedRankingEvaluator, early_stopping_metric  # noqa: E402
 from Recommenders.hyperparameter_space import Categorical  # noqa: E402
+from Recommenders.memory import release_freed_memory  # noqa: E402
 from Recommenders.registry import ALGORITHMS, get_algorithm  # noqa: E402
 
 #: Fit arguments that only set how long a fit runs, and the value a measurement uses.
@@ -102,6 +102,20 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
+def reset_peak() -> int:
+    """Return freed heap memory to the system (``release_freed_memory``), reset the kernel's
+    high-water mark to the current resident set, and return that set's bytes."""
+    release_freed_memory()
+    before = _status_bytes("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    return before
+
+
+def peak_rise(before: int) -> int:
+    """Bytes the resident set rose to above ``before`` (``reset_peak``'s result) since that call."""
+    return _status_bytes("VmHWM") - before
+
+
 def fit_and_evaluate(spec, hyperparameters: dict, train, validation, test) -> None:
     accepted = inspect.signature(spec.recommender_class._fit).parameters
     fit_args = {**spec.fit_args,
@@ -124,13 +138,11 @@ def measure(alg_name: str, train, validation, test, seed: int = 0, cold: bool = 
     fit_and_evaluate(warm_spec, dict(warm_spec.space.default), *warm)
     del warm
     gc.collect()
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    before = _status_bytes("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current resident set
+    before = reset_peak()
     start = time.perf_counter()
     fit_and_evaluate(spec, configuration, train, validation, test)
     seconds = time.perf_counter() - start
-    peak = _status_bytes("VmHWM") - before
+    peak = peak_rise(before)
     return {"algorithm": alg_name, "shape": [n_users, n_items, int(train.nnz)], "configuration": configuration,
             "estimate_bytes": estimate, "peak_bytes": peak, "seconds": round(seconds, 2),
             "ratio": estimate / peak if peak > 0 else math.inf}
