@@ -15,8 +15,8 @@ Because ``G >= 0`` and ``w >= 0``, the gradient ``q_k - (G w)_k`` never exceeds
 ``j``) keeps ``w_k = 0`` at every step and at the optimum. The problem is solved
 exactly on the candidates ``S = {k != j : q_k > l1, G[k, k] > 0}``.
 
-Working set: the solver sweeps only a working set ``A`` of candidates (first the
-``INITIAL_WORKING_SET`` largest ``q_k``), on a local copy of ``G[A, A]`` with
+Working set: the solver sweeps only a working set ``A`` of candidates, on a local
+copy of ``G[A, A]`` with
 ``(G w)_A`` kept up to date at every change (cyclic order, the standard
 coordinate update ``w_k = max(q_k - (G w)_k + G_kk w_k - l1, 0) / (G_kk + l2)``).
 The local Gram's rows are read from the dense Gram in increasing item order and
@@ -27,8 +27,12 @@ found violators, below ``INNER_GAP_SHARE`` of its gap. Then a check computes the
 gradient over all of ``S`` (below), and with it scikit-learn's duality gap of the
 whole problem ("formulation A"; "formulation B" when ``l1 = 0``): the item is done
 when ``gap <= tol * y2`` (scikit-learn's stopping rule); otherwise candidates
-outside ``A`` whose gradient exceeds ``l1`` join ``A`` (the largest first, at most
-doubling it) and the sweeps go on. ``max_iter`` bounds the sweeps (of the working
+outside ``A`` whose gradient ``g_k`` exceeds ``l1`` join ``A`` and the sweeps go on.
+Candidates join ranked by the coefficient each would take alone,
+``(g_k - l1) / (G_kk + l2)`` (at ``w = 0``, ``g = q``): the first
+``INITIAL_WORKING_SET`` of them, then at most as many as ``A`` holds at each check.
+Ranked by ``g_k`` alone, the first working set held the popular items that co-occur
+most with ``j`` and mostly end at zero. ``max_iter`` bounds the sweeps (of the working
 set, where scikit-learn counts sweeps of all features). A working set full at
 ``capacity`` first drops its zero coefficients; should the support itself exceed
 the capacity, the item keeps the best solution on ``A`` and is counted as not
@@ -309,7 +313,8 @@ cdef double local_gap(Workspace* s, int64_t m, double y2, double l1, double l2) 
 cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, int64_t j, double y2,
                   double l1, double l2, bint first, int64_t* n_violators) noexcept nogil:
     """Duality gap of the whole problem at the current ``w``; the violators outside the working set
-    (gradient above ``l1``) go to ``pairs``, the largest ``max(m, INITIAL_SIZE)`` first (sorted)."""
+    (gradient above ``l1``) go to ``pairs``, ranked by the coefficient each would take alone, the first
+    ``max(m, INITIAL_SIZE)`` sorted."""
     cdef int64_t i, c, k, p
     cdef double q_dot_w = 0.0, w_q_w = 0.0, w_l1 = 0.0, w_l2 = 0.0, dual_norm = 0.0, xta, wc, dot
     cdef int64_t v = 0
@@ -391,8 +396,8 @@ cdef double check(const Gram* g, Workspace* s, int64_t m, int64_t n_candidates, 
         xta = s.q[c] - s.qw[c] - l2 * wc
         if l1 != 0.0 and xta > dual_norm:
             dual_norm = xta
-        if k < 0 and xta > l1:
-            s.pairs[v].value = xta
+        if k < 0 and xta > l1:  # its coefficient were it alone: (gradient - l1) / (G_cc + l2)
+            s.pairs[v].value = (xta - l1) / (g.diag[c] + l2)
             s.pairs[v].item = <int32_t> c
             v += 1
     sort_largest(s.pairs, v, max(m, <int64_t> INITIAL_SIZE))
@@ -431,7 +436,7 @@ cdef int64_t solve_item(const Gram* g, Workspace* s, int64_t j, double l1, doubl
     converged[0] = 1
     if n_candidates > 0:
         converged[0] = 0
-        # the first check at w = 0 lists every candidate as a violator, largest q first
+        # the first check at w = 0 lists every candidate as a violator, largest (q - l1) / (G_kk + l2) first
         gap = check(g, s, m, n_candidates, j, y2, l1, l2, True, &n_violators)
         while True:
             if gap <= tol * y2:

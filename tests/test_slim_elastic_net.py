@@ -30,15 +30,16 @@ def awkward_matrix(seed: int) -> sp.csr_matrix:
 
 
 def sklearn_coefficients(X: sp.csr_matrix, alpha: float, l1_ratio: float, tol: float, max_iter: int,
-                         selection: str = "cyclic") -> np.ndarray:
-    """``W[:, j]``: scikit-learn's non-negative ElasticNet of column ``j`` on the other columns."""
+                         selection: str = "cyclic", seed: int = 0) -> np.ndarray:
+    """``W[:, j]``: scikit-learn's non-negative ElasticNet of column ``j`` on the other columns (random
+    order: ``random_state = seed + j``)."""
     D = X.toarray().astype(np.float64)
     W = np.zeros((D.shape[1], D.shape[1]))
     for j in range(D.shape[1]):
         others = D.copy()
         others[:, j] = 0.0
         model = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, positive=True, fit_intercept=False, tol=tol,
-                           max_iter=max_iter, selection=selection, random_state=j)
+                           max_iter=max_iter, selection=selection, random_state=seed + j)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             W[:, j] = model.fit(others, D[:, j]).coef_
@@ -101,21 +102,34 @@ def test_same_model_at_one_and_two_threads(monkeypatch):
     assert fits[0].nnz > 0 and (fits[0] != fits[1]).nnz == 0
 
 
-def test_production_tolerance_metrics_equal_the_scikit_learn_path():
+def test_production_tolerance_metrics_equal_the_optimum_and_most_reference_paths():
+    """At the reference's tolerance, test metrics equal the exact optimum's and those of most of the reference's
+    own paths. The reference's scikit-learn loop visits coordinates in an unseeded random order, so its path
+    differs from run to run: on this split one of the five seeds below ends 0.25% off in MAP@5 (a swap within a
+    top 5), the others agree with the optimum to 1.4e-5."""
     URM = generate_synthetic("SyntheticSmall").URM_all.tocoo()
     held_out = np.random.default_rng(0).random(URM.nnz) < 0.2
     train, test = (sp.csr_matrix((URM.data[m], (URM.row[m], URM.col[m])), shape=URM.shape)
                    for m in (~held_out, held_out))
-    ours = SLIMElasticNetRecommender().fit(train, topK=100, l1_ratio=0.1, alpha=1e-3)
-    oracle = SLIMElasticNetRecommender().fit(train, topK=100, l1_ratio=0.1, alpha=1e-3)
-    # the reference's path: scikit-learn with random coordinate order, tol 1e-4, 100 iterations
-    W = sklearn_coefficients(train, 1e-3, 0.1, tol=1e-4, max_iter=100, selection="random")
-    oracle.W_ = slim_top_k(W, 100)
     evaluator = Evaluator(test)
-    ours_results, oracle_results = evaluator.evaluate(ours), evaluator.evaluate(oracle)
-    for cutoff in (5, 10, 50):
-        for metric in ("PRECISION", "RECALL", "MAP", "NDCG"):
-            np.testing.assert_allclose(ours_results[cutoff][metric], oracle_results[cutoff][metric], rtol=1e-4)
+
+    def metrics(model) -> np.ndarray:
+        results = evaluator.evaluate(model)
+        return np.array([results[c][m] for c in (5, 10, 50) for m in ("PRECISION", "RECALL", "MAP", "NDCG")])
+
+    def with_coefficients(W: np.ndarray) -> SLIMElasticNetRecommender:
+        oracle = SLIMElasticNetRecommender().fit(train, topK=100, l1_ratio=0.1, alpha=1e-3)
+        oracle.W_ = slim_top_k(W, 100)
+        return oracle
+
+    ours = metrics(SLIMElasticNetRecommender().fit(train, topK=100, l1_ratio=0.1, alpha=1e-3))
+    optimum = metrics(with_coefficients(sklearn_coefficients(train, 1e-3, 0.1, tol=1e-10, max_iter=100_000)))
+    np.testing.assert_allclose(ours, optimum, rtol=1e-4)
+    # the reference's paths: random coordinate order, tol 1e-4, 100 iterations
+    agreeing = [np.allclose(ours, metrics(with_coefficients(
+        sklearn_coefficients(train, 1e-3, 0.1, tol=1e-4, max_iter=100, selection="random", seed=seed))),
+        rtol=1e-4, atol=0) for seed in range(0, 5000, 1000)]
+    assert sum(agreeing) >= 3, agreeing
 
 
 def slim_top_k(W: np.ndarray, top_k: int) -> sp.csr_matrix:
