@@ -16,9 +16,8 @@ Because ``G >= 0`` and ``w >= 0``, the gradient ``q_k - (G w)_k`` never exceeds
 exactly on the candidates ``S = {k != j : q_k > l1, G[k, k] > 0}``.
 
 Working set: the solver sweeps only a working set ``A`` of candidates, on a local
-copy of ``G[A, A]`` with
-``(G w)_A`` kept up to date at every change (cyclic order, the standard
-coordinate update ``w_k = max(q_k - (G w)_k + G_kk w_k - l1, 0) / (G_kk + l2)``).
+copy of ``G[A, A]`` with ``(G w)_A`` kept up to date at every change (cyclic
+order, the standard coordinate update ``w_k = max(q_k - (G w)_k + G_kk w_k - l1, 0) / (G_kk + l2)``).
 The local Gram's rows are read from the dense Gram in increasing item order and
 kept at a stride fitted to ``|A|``. Sweeps on ``A`` stop when the duality gap of
 the problem restricted to ``A`` (computed in ``O(|A|)``, when scikit-learn's
